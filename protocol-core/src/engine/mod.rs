@@ -1,0 +1,8 @@
+//! Engine.IO v4: packets, polling payloads and the handshake.
+
+pub mod handshake;
+pub mod packet;
+pub mod payload;
+
+pub use handshake::{ErrorBody, ErrorCode, OpenPacket};
+pub use packet::{DecodeError, Frame, Packet, PacketType};

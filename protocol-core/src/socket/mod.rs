@@ -1,0 +1,7 @@
+//! Socket.IO v5: packets and binary attachments.
+
+pub mod binary;
+pub mod packet;
+
+pub use binary::Decoder;
+pub use packet::{DecodeError, Encoded, Packet, PacketType, DEFAULT_NAMESPACE, RESERVED_EVENTS};
