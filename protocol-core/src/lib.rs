@@ -48,8 +48,11 @@
 #![deny(missing_docs)]
 
 pub mod engine;
+pub mod id;
 pub mod limits;
+pub mod server;
 pub mod socket;
+pub mod timers;
 pub mod value;
 
 pub use bytes::Bytes;

@@ -1,0 +1,1080 @@
+//! The Socket.IO v5 server state machine: namespaces, sockets, rooms, events and acks on top
+//! of the [Engine.IO server](crate::engine::EngineServer).
+//!
+//! The runtime feeds transport input (`handle_http`, `handle_ws_*`, `handle_timeout`) and
+//! application commands (`accept`, `reject`, `emit`, `emit_with_ack`, `ack`, `join`,
+//! `leave`, `disconnect`), then drains [`Server::poll_output`] until it returns `None` and
+//! sleeps until [`Server::poll_timeout`]. Every call takes `now` in milliseconds.
+
+mod rooms;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use bytes::Bytes;
+use bytestring::ByteString;
+
+use crate::engine::server::{
+    CloseReason, EngineConfig, EngineEvent, EngineServer, HttpResponse, Method, RequestId,
+    SessionId, Transmit, TransportKind, WsId,
+};
+use crate::socket::{Decoder, Encoded, Packet, PacketType, DEFAULT_NAMESPACE};
+use crate::timers::{Millis, Timers};
+
+pub use rooms::Target;
+
+/// Settings of the Socket.IO server. The defaults are Node's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// The Engine.IO layer.
+    pub engine: EngineConfig,
+    /// Milliseconds a connection may stay without any namespace before it is closed
+    /// (Node: 45 000).
+    pub connect_timeout: Millis,
+    /// Hand CONNECT requests for namespaces that were not added to the application, which
+    /// decides (Node's dynamic namespaces). When false, those get `Invalid namespace`.
+    pub dynamic_namespaces: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            engine: EngineConfig::default(),
+            connect_timeout: 45_000,
+            dynamic_namespaces: false,
+        }
+    }
+}
+
+/// A connected socket: one client in one namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SocketId(pub u64);
+
+/// A CONNECT request waiting for the application's decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ConnectId(pub u64);
+
+/// A server-side broadcast with acknowledgements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BroadcastAckId(pub u64);
+
+/// What the runtime knows of the HTTP request that opened a connection. The core keeps it and
+/// hands it to the application with every CONNECT request (Node's `socket.handshake`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Handshake {
+    /// The raw query string.
+    pub query: String,
+    /// The request headers, names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// The peer's address, as the runtime renders it.
+    pub remote_addr: Option<String>,
+    /// When the connection opened.
+    pub time: Millis,
+}
+
+/// Why a socket disconnected. [`DisconnectReason::as_str`] gives Node's reason strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DisconnectReason {
+    /// The transport failed.
+    TransportError,
+    /// The client closed the transport.
+    TransportClose,
+    /// The connection was closed without a namespace disconnect (connect timeout, protocol
+    /// misuse).
+    ForcedClose,
+    /// The client stopped answering pings.
+    PingTimeout,
+    /// The client sent a packet that does not decode.
+    ParseError,
+    /// The server shut down.
+    ServerShuttingDown,
+    /// The application closed the whole connection.
+    ForcedServerClose,
+    /// The client left the namespace.
+    ClientNamespaceDisconnect,
+    /// The application disconnected the socket.
+    ServerNamespaceDisconnect,
+    /// The connection's outgoing buffer overflowed.
+    BufferFull,
+    /// The client sent more than `maxPayload`.
+    PayloadTooLarge,
+}
+
+impl DisconnectReason {
+    /// Node's reason string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TransportError => "transport error",
+            Self::TransportClose => "transport close",
+            Self::ForcedClose => "forced close",
+            Self::PingTimeout => "ping timeout",
+            Self::ParseError => "parse error",
+            Self::ServerShuttingDown => "server shutting down",
+            Self::ForcedServerClose => "forced server close",
+            Self::ClientNamespaceDisconnect => "client namespace disconnect",
+            Self::ServerNamespaceDisconnect => "server namespace disconnect",
+            Self::BufferFull => "transport buffer full",
+            Self::PayloadTooLarge => "payload too large",
+        }
+    }
+
+    fn from_engine(r: CloseReason) -> Self {
+        match r {
+            CloseReason::TransportError => Self::TransportError,
+            CloseReason::TransportClose => Self::TransportClose,
+            CloseReason::ForcedClose => Self::ForcedClose,
+            CloseReason::PingTimeout => Self::PingTimeout,
+            CloseReason::ParseError => Self::ParseError,
+            CloseReason::ServerShutdown => Self::ServerShuttingDown,
+            CloseReason::BufferFull => Self::BufferFull,
+            CloseReason::PayloadTooLarge => Self::PayloadTooLarge,
+        }
+    }
+}
+
+/// What the application learns from the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A client asks to join a namespace; answer with [`Server::accept`] or
+    /// [`Server::reject`].
+    ConnectRequest {
+        /// The request.
+        id: ConnectId,
+        /// The namespace.
+        nsp: ByteString,
+        /// The auth object (JSON), if the client sent one.
+        auth: Option<ByteString>,
+    },
+    /// An event from a socket. `packet.id` is set when the client wants an ack (answer it
+    /// with [`Server::ack`]); `packet.event_name()` and [`crate::value::read_args`] read it.
+    Message {
+        /// The socket.
+        socket: SocketId,
+        /// The EVENT or BINARY_EVENT packet.
+        packet: Packet,
+    },
+    /// A socket acknowledged an event sent with [`Server::emit_with_ack`].
+    AckReceived {
+        /// The socket.
+        socket: SocketId,
+        /// The id returned by `emit_with_ack`.
+        ack: u64,
+        /// The ACK or BINARY_ACK packet.
+        packet: Packet,
+    },
+    /// A socket did not acknowledge in time, or disconnected before it did (then this comes
+    /// before its [`Event::Disconnect`]).
+    AckTimedOut {
+        /// The socket.
+        socket: SocketId,
+        /// The id returned by `emit_with_ack`.
+        ack: u64,
+    },
+    /// A broadcast with acks completed: every recipient answered, or the timeout passed.
+    BroadcastAck {
+        /// The broadcast.
+        id: BroadcastAckId,
+        /// The answers received, by socket, in arrival order.
+        responses: Vec<(SocketId, Packet)>,
+        /// Whether some recipient did not answer in time.
+        timed_out: bool,
+    },
+    /// A socket is disconnecting; `rooms` are the rooms it was in.
+    Disconnecting {
+        /// The socket.
+        socket: SocketId,
+        /// Why.
+        reason: DisconnectReason,
+        /// Its rooms at that moment.
+        rooms: Vec<ByteString>,
+    },
+    /// A socket disconnected; its id is no longer valid.
+    Disconnect {
+        /// The socket.
+        socket: SocketId,
+        /// Why.
+        reason: DisconnectReason,
+    },
+}
+
+/// One thing for the runtime to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Write to a transport.
+    Transmit(Transmit),
+    /// Tell the application.
+    Event(Event),
+}
+
+/// Misuse of the API. A misbehaving peer never causes one of these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerError {
+    /// The socket does not exist (any more).
+    UnknownSocket(SocketId),
+    /// The CONNECT request was already answered, or its connection is gone.
+    UnknownConnect(ConnectId),
+    /// The namespace was never added and dynamic namespaces are off.
+    UnknownNamespace(String),
+    /// The data of an event is not a JSON array starting with an event name.
+    InvalidEventData,
+    /// The ack data is not a JSON array.
+    InvalidAckData,
+}
+
+impl std::fmt::Display for ServerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::UnknownSocket(s) => write!(f, "unknown socket {}", s.0),
+            Self::UnknownConnect(c) => write!(f, "unknown connect request {}", c.0),
+            Self::UnknownNamespace(n) => write!(f, "unknown namespace {n}"),
+            Self::InvalidEventData => {
+                f.write_str("event data must be a JSON array starting with the event name")
+            }
+            Self::InvalidAckData => f.write_str("ack data must be a JSON array"),
+        }
+    }
+}
+
+impl std::error::Error for ServerError {}
+
+/// An event to send: its JSON array (event name first) and binary attachments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Emit {
+    /// `["event", args...]`, with placeholders for the attachments.
+    pub data: ByteString,
+    /// The binary values.
+    pub attachments: Vec<Bytes>,
+    /// Drop it for recipients whose transport cannot take it at once.
+    pub volatile: bool,
+}
+
+impl Emit {
+    /// An event from its JSON array text.
+    pub fn new(data: impl Into<ByteString>) -> Self {
+        Emit {
+            data: data.into(),
+            attachments: Vec::new(),
+            volatile: false,
+        }
+    }
+
+    /// Serialize `args` with serde (see [`crate::value::write_args`] for the rules).
+    pub fn from_args<T: ?Sized + serde::Serialize>(
+        event: &str,
+        args: &T,
+    ) -> Result<Self, crate::value::ValueError> {
+        let mut json = Vec::new();
+        let mut attachments = Vec::new();
+        crate::value::write_args(&mut json, Some(event), args, &mut attachments)?;
+        let data = String::from_utf8(json).expect("serde_json writes UTF-8");
+        Ok(Emit {
+            data: ByteString::from(data),
+            attachments,
+            volatile: false,
+        })
+    }
+
+    /// Mark as volatile.
+    pub fn volatile(mut self) -> Self {
+        self.volatile = true;
+        self
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum TimerKey {
+    Connect(SessionId),
+    Ack(SocketId, u64),
+    Broadcast(BroadcastAckId),
+}
+
+#[derive(Debug)]
+struct Conn {
+    decoder: Decoder,
+    sockets: BTreeMap<ByteString, SocketId>,
+    pending: BTreeMap<ByteString, ConnectId>,
+    connect_deadline: Option<Millis>,
+    handshake: Handshake,
+}
+
+#[derive(Debug)]
+struct Socket {
+    sid: ByteString,
+    nsp: ByteString,
+    session: SessionId,
+    rooms: BTreeSet<ByteString>,
+}
+
+#[derive(Debug)]
+struct PendingConnect {
+    session: SessionId,
+    nsp: ByteString,
+    auth: Option<ByteString>,
+}
+
+#[derive(Debug)]
+enum AckWait {
+    Single { deadline: Millis },
+    Broadcast(BroadcastAckId),
+}
+
+#[derive(Debug)]
+struct BroadcastWait {
+    waiting: BTreeSet<SocketId>,
+    responses: Vec<(SocketId, Packet)>,
+    deadline: Millis,
+    ack: u64,
+}
+
+/// The Socket.IO server state machine. See the [module docs](self).
+#[derive(Debug)]
+pub struct Server {
+    config: ServerConfig,
+    engine: EngineServer,
+    conns: BTreeMap<SessionId, Conn>,
+    sockets: BTreeMap<SocketId, Socket>,
+    by_sid: BTreeMap<ByteString, SocketId>,
+    namespaces: BTreeMap<ByteString, rooms::Namespace>,
+    connects: BTreeMap<ConnectId, PendingConnect>,
+    acks: BTreeMap<(SocketId, u64), AckWait>,
+    broadcasts: BTreeMap<BroadcastAckId, BroadcastWait>,
+    timers: Timers<TimerKey>,
+    events: VecDeque<Event>,
+    next_socket: u64,
+    next_connect: u64,
+    next_ack: u64,
+    /// Handshake data of requests being handled, attached to sessions they open.
+    current_handshake: Option<Handshake>,
+}
+
+impl Server {
+    /// A server with `config` and the default namespace `/`.
+    pub fn new(config: ServerConfig) -> Self {
+        let engine = EngineServer::new(config.engine.clone());
+        let mut namespaces = BTreeMap::new();
+        namespaces.insert(
+            ByteString::from_static(DEFAULT_NAMESPACE),
+            rooms::Namespace::default(),
+        );
+        Server {
+            config,
+            engine,
+            conns: BTreeMap::new(),
+            sockets: BTreeMap::new(),
+            by_sid: BTreeMap::new(),
+            namespaces,
+            connects: BTreeMap::new(),
+            acks: BTreeMap::new(),
+            broadcasts: BTreeMap::new(),
+            timers: Timers::default(),
+            events: VecDeque::new(),
+            next_socket: 0,
+            next_connect: 0,
+            next_ack: 0,
+            current_handshake: None,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// The Engine.IO layer (read-only).
+    pub fn engine(&self) -> &EngineServer {
+        &self.engine
+    }
+
+    /// Declare a namespace: CONNECT requests for it reach the application.
+    pub fn add_namespace(&mut self, nsp: &str) {
+        self.namespaces.entry(ByteString::from(nsp)).or_default();
+    }
+
+    /// Whether a namespace exists (declared, or created by an accepted dynamic CONNECT).
+    pub fn has_namespace(&self, nsp: &str) -> bool {
+        self.namespaces.contains_key(nsp)
+    }
+
+    // ----- transport input -------------------------------------------------------------
+
+    /// An HTTP request on the Socket.IO path; see [`EngineServer::handle_http`].
+    /// `handshake` is kept if the request opens a session.
+    pub fn handle_http(
+        &mut self,
+        now: Millis,
+        req: RequestId,
+        method: Method,
+        query: &str,
+        body: Bytes,
+        handshake: impl FnOnce() -> Handshake,
+    ) {
+        if !query.contains("sid=") {
+            self.current_handshake = Some(Handshake {
+                time: now,
+                ..handshake()
+            });
+        }
+        self.engine.handle_http(now, req, method, query, body);
+        self.pump(now);
+        self.current_handshake = None;
+    }
+
+    /// A polling request ended before it was answered.
+    pub fn handle_http_aborted(&mut self, now: Millis, req: RequestId) {
+        self.engine.handle_http_aborted(now, req);
+        self.pump(now);
+    }
+
+    /// A WebSocket upgrade request; see [`EngineServer::handle_ws_open`]. On `Err`, answer the
+    /// request with the response instead of upgrading.
+    pub fn handle_ws_open(
+        &mut self,
+        now: Millis,
+        ws: WsId,
+        query: &str,
+        handshake: impl FnOnce() -> Handshake,
+    ) -> Result<(), HttpResponse> {
+        if !query.contains("sid=") {
+            self.current_handshake = Some(Handshake {
+                time: now,
+                ..handshake()
+            });
+        }
+        let r = self.engine.handle_ws_open(now, ws, query);
+        self.pump(now);
+        self.current_handshake = None;
+        r.map_err(HttpResponse::error)
+    }
+
+    /// A WebSocket message.
+    pub fn handle_ws_message(&mut self, now: Millis, ws: WsId, frame: crate::engine::Frame) {
+        self.engine.handle_ws_message(now, ws, frame);
+        self.pump(now);
+    }
+
+    /// A WebSocket closed (`error`: it failed rather than closed cleanly).
+    pub fn handle_ws_closed(&mut self, now: Millis, ws: WsId, error: bool) {
+        self.engine.handle_ws_closed(now, ws, error);
+        self.pump(now);
+    }
+
+    /// Handle every deadline due at `now`.
+    pub fn handle_timeout(&mut self, now: Millis) {
+        self.engine.handle_timeout(now);
+        self.pump(now);
+        while let Some((_, key)) = self.timers.pop_due(now) {
+            match key {
+                TimerKey::Connect(session) => {
+                    if let Some(conn) = self.conns.get_mut(&session) {
+                        conn.connect_deadline = None;
+                        if conn.sockets.is_empty() {
+                            self.engine.close(now, session, CloseReason::ForcedClose);
+                        }
+                    }
+                }
+                TimerKey::Ack(socket, ack) => {
+                    if self.acks.remove(&(socket, ack)).is_some() {
+                        self.events.push_back(Event::AckTimedOut { socket, ack });
+                    }
+                }
+                TimerKey::Broadcast(id) => {
+                    if let Some(b) = self.broadcasts.remove(&id) {
+                        for s in &b.waiting {
+                            self.acks.remove(&(*s, b.ack));
+                        }
+                        self.events.push_back(Event::BroadcastAck {
+                            id,
+                            responses: b.responses,
+                            timed_out: true,
+                        });
+                    }
+                }
+            }
+            self.pump(now);
+        }
+    }
+
+    /// The next output. Drain it after every call, until `None`.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        if let Some(t) = self.engine.poll_transmit() {
+            return Some(Output::Transmit(t));
+        }
+        self.events.pop_front().map(Output::Event)
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must be called next.
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        match (self.engine.poll_timeout(), self.timers.next()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    // ----- engine events ---------------------------------------------------------------
+
+    fn pump(&mut self, now: Millis) {
+        while let Some(e) = self.engine.poll_event() {
+            match e {
+                EngineEvent::Open { session, .. } => {
+                    let deadline = now + self.config.connect_timeout;
+                    self.timers.insert(deadline, TimerKey::Connect(session));
+                    self.conns.insert(
+                        session,
+                        Conn {
+                            decoder: Decoder::new(self.config.engine.limits),
+                            sockets: BTreeMap::new(),
+                            pending: BTreeMap::new(),
+                            connect_deadline: Some(deadline),
+                            handshake: self.current_handshake.clone().unwrap_or_default(),
+                        },
+                    );
+                }
+                EngineEvent::Message { session, text } => {
+                    let r = match self.conns.get_mut(&session) {
+                        Some(c) => c.decoder.decode_text(&text),
+                        None => continue,
+                    };
+                    self.on_decoded(now, session, r);
+                }
+                EngineEvent::Binary { session, data } => {
+                    let r = match self.conns.get_mut(&session) {
+                        Some(c) => c.decoder.decode_binary(data),
+                        None => continue,
+                    };
+                    self.on_decoded(now, session, r);
+                }
+                EngineEvent::Upgraded { .. } => {}
+                EngineEvent::Close { session, reason } => {
+                    self.on_conn_closed(session, DisconnectReason::from_engine(reason));
+                }
+            }
+        }
+    }
+
+    fn on_decoded(
+        &mut self,
+        now: Millis,
+        session: SessionId,
+        r: Result<Option<Packet>, crate::socket::DecodeError>,
+    ) {
+        match r {
+            Ok(Some(p)) => self.on_packet(now, session, p),
+            Ok(None) => {}
+            Err(_) => self.engine.close(now, session, CloseReason::ParseError),
+        }
+    }
+
+    fn on_packet(&mut self, now: Millis, session: SessionId, p: Packet) {
+        let conn = self
+            .conns
+            .get_mut(&session)
+            .expect("packet for a live connection");
+        let socket = conn.sockets.get(&p.nsp).copied();
+        match (p.kind, socket) {
+            (PacketType::Connect, None) if !conn.pending.contains_key(&p.nsp) => {
+                if !self.namespaces.contains_key(&p.nsp) && !self.config.dynamic_namespaces {
+                    let e = Packet::connect_error(
+                        p.nsp.clone(),
+                        ByteString::from_static(r#"{"message":"Invalid namespace"}"#),
+                    );
+                    self.send_packet(now, session, &e.encode(), false);
+                    return;
+                }
+                let id = ConnectId(self.next_connect);
+                self.next_connect += 1;
+                conn.pending.insert(p.nsp.clone(), id);
+                self.connects.insert(
+                    id,
+                    PendingConnect {
+                        session,
+                        nsp: p.nsp.clone(),
+                        auth: p.data.clone(),
+                    },
+                );
+                self.events.push_back(Event::ConnectRequest {
+                    id,
+                    nsp: p.nsp,
+                    auth: p.data,
+                });
+            }
+            (PacketType::Disconnect, None) => {
+                if let Some(id) = conn.pending.remove(&p.nsp) {
+                    self.connects.remove(&id);
+                }
+            }
+            (PacketType::Disconnect, Some(s)) => {
+                self.remove_socket(s, DisconnectReason::ClientNamespaceDisconnect);
+            }
+            (PacketType::Event | PacketType::BinaryEvent, Some(socket)) => {
+                self.events.push_back(Event::Message { socket, packet: p });
+            }
+            (PacketType::Ack | PacketType::BinaryAck, Some(socket)) => {
+                let Some(ack) = p.id else { return };
+                match self.acks.remove(&(socket, ack)) {
+                    Some(AckWait::Single { deadline }) => {
+                        self.timers.remove(deadline, TimerKey::Ack(socket, ack));
+                        self.events.push_back(Event::AckReceived {
+                            socket,
+                            ack,
+                            packet: p,
+                        });
+                    }
+                    Some(AckWait::Broadcast(id)) => {
+                        if let Some(b) = self.broadcasts.get_mut(&id) {
+                            b.waiting.remove(&socket);
+                            b.responses.push((socket, p));
+                        }
+                        self.maybe_complete_broadcast(id);
+                    }
+                    None => {}
+                }
+            }
+            _ => {
+                // A packet that makes no sense in this state (an event for a namespace the
+                // client did not join, a CONNECT_ERROR from a client, a second CONNECT):
+                // Node closes the connection.
+                self.engine.close(now, session, CloseReason::ForcedClose);
+            }
+        }
+    }
+
+    fn on_conn_closed(&mut self, session: SessionId, reason: DisconnectReason) {
+        let Some(conn) = self.conns.remove(&session) else {
+            return;
+        };
+        if let Some(d) = conn.connect_deadline {
+            self.timers.remove(d, TimerKey::Connect(session));
+        }
+        for id in conn.pending.values() {
+            self.connects.remove(id);
+        }
+        for socket in conn.sockets.values() {
+            self.drop_socket(*socket, reason);
+        }
+    }
+
+    // ----- application commands --------------------------------------------------------
+
+    /// Accept a CONNECT request: the socket joins the namespace and its own room, and the
+    /// client receives `{"sid":..}`.
+    pub fn accept(&mut self, now: Millis, id: ConnectId) -> Result<SocketId, ServerError> {
+        let pc = self
+            .connects
+            .remove(&id)
+            .ok_or(ServerError::UnknownConnect(id))?;
+        let conn = self
+            .conns
+            .get_mut(&pc.session)
+            .expect("pending connect has a connection");
+        conn.pending.remove(&pc.nsp);
+        if let Some(d) = conn.connect_deadline.take() {
+            self.timers.remove(d, TimerKey::Connect(pc.session));
+        }
+        let socket = SocketId(self.next_socket);
+        self.next_socket += 1;
+        conn.sockets.insert(pc.nsp.clone(), socket);
+        let sid = loop {
+            let sid = self.engine_ids_next();
+            if !self.by_sid.contains_key(&sid) {
+                break sid;
+            }
+        };
+        let mut rooms = BTreeSet::new();
+        rooms.insert(sid.clone());
+        let ns = self.namespaces.entry(pc.nsp.clone()).or_default();
+        ns.add(socket, &sid);
+        self.by_sid.insert(sid.clone(), socket);
+        self.sockets.insert(
+            socket,
+            Socket {
+                sid: sid.clone(),
+                nsp: pc.nsp.clone(),
+                session: pc.session,
+                rooms,
+            },
+        );
+        let data =
+            serde_json::to_string(&serde_json::json!({ "sid": &*sid })).expect("object serializes");
+        let packet = Packet::connect(pc.nsp, Some(ByteString::from(data)));
+        self.send_packet(now, pc.session, &packet.encode(), false);
+        Ok(socket)
+    }
+
+    fn engine_ids_next(&mut self) -> ByteString {
+        // The engine's generator: one seed for every id of this server.
+        self.engine_ids().next_id()
+    }
+
+    fn engine_ids(&mut self) -> &mut crate::id::IdGenerator {
+        self.engine.ids_mut()
+    }
+
+    /// Refuse a CONNECT request: the client receives CONNECT_ERROR with `message` and, when
+    /// given, `data` (JSON).
+    pub fn reject(
+        &mut self,
+        now: Millis,
+        id: ConnectId,
+        message: &str,
+        data: Option<&serde_json::value::RawValue>,
+    ) -> Result<(), ServerError> {
+        let pc = self
+            .connects
+            .remove(&id)
+            .ok_or(ServerError::UnknownConnect(id))?;
+        if let Some(conn) = self.conns.get_mut(&pc.session) {
+            conn.pending.remove(&pc.nsp);
+        }
+        #[derive(serde::Serialize)]
+        struct ConnectError<'a> {
+            message: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            data: Option<&'a serde_json::value::RawValue>,
+        }
+        let json = serde_json::to_string(&ConnectError { message, data }).expect("serializes");
+        let packet = Packet::connect_error(pc.nsp, ByteString::from(json));
+        self.send_packet(now, pc.session, &packet.encode(), false);
+        Ok(())
+    }
+
+    /// The auth and handshake data of a pending CONNECT request.
+    pub fn connect_request(
+        &self,
+        id: ConnectId,
+    ) -> Option<(&ByteString, Option<&ByteString>, &Handshake)> {
+        let pc = self.connects.get(&id)?;
+        let conn = self.conns.get(&pc.session)?;
+        Some((&pc.nsp, pc.auth.as_ref(), &conn.handshake))
+    }
+
+    /// Send an event to every socket `target` selects. Encoded once; returns how many
+    /// sockets it was sent to (volatile sends dropped for a busy transport are not counted).
+    pub fn emit(
+        &mut self,
+        now: Millis,
+        target: &Target,
+        emit: &Emit,
+    ) -> Result<usize, ServerError> {
+        let encoded = self.encode_event(&target.nsp, emit, None)?;
+        let recipients = self.recipients(target)?;
+        let mut sent = 0;
+        for s in recipients {
+            let session = self.sockets[&s].session;
+            if self.send_packet(now, session, &encoded, emit.volatile) {
+                sent += 1;
+            }
+        }
+        Ok(sent)
+    }
+
+    /// Send an event to one socket and wait `timeout` ms for its ack. Returns the ack id that
+    /// [`Event::AckReceived`] or [`Event::AckTimedOut`] will carry.
+    pub fn emit_with_ack(
+        &mut self,
+        now: Millis,
+        socket: SocketId,
+        emit: &Emit,
+        timeout: Millis,
+    ) -> Result<u64, ServerError> {
+        let s = self
+            .sockets
+            .get(&socket)
+            .ok_or(ServerError::UnknownSocket(socket))?;
+        let (nsp, session) = (s.nsp.clone(), s.session);
+        let ack = self.next_ack;
+        self.next_ack += 1;
+        let encoded = self.encode_event(&nsp, emit, Some(ack))?;
+        let deadline = now + timeout;
+        self.acks
+            .insert((socket, ack), AckWait::Single { deadline });
+        self.timers.insert(deadline, TimerKey::Ack(socket, ack));
+        self.send_packet(now, session, &encoded, emit.volatile);
+        Ok(ack)
+    }
+
+    /// Send an event to every socket `target` selects and collect their acks until all
+    /// answered or `timeout` ms passed ([`Event::BroadcastAck`]).
+    pub fn broadcast_with_ack(
+        &mut self,
+        now: Millis,
+        target: &Target,
+        emit: &Emit,
+        timeout: Millis,
+    ) -> Result<BroadcastAckId, ServerError> {
+        let ack = self.next_ack;
+        self.next_ack += 1;
+        let id = BroadcastAckId(ack);
+        let encoded = self.encode_event(&target.nsp, emit, Some(ack))?;
+        let recipients = self.recipients(target)?;
+        let deadline = now + timeout;
+        let mut waiting = BTreeSet::new();
+        for s in recipients {
+            let session = self.sockets[&s].session;
+            if self.send_packet(now, session, &encoded, emit.volatile) {
+                waiting.insert(s);
+                self.acks.insert((s, ack), AckWait::Broadcast(id));
+            }
+        }
+        self.timers.insert(deadline, TimerKey::Broadcast(id));
+        self.broadcasts.insert(
+            id,
+            BroadcastWait {
+                waiting,
+                responses: Vec::new(),
+                deadline,
+                ack,
+            },
+        );
+        self.maybe_complete_broadcast(id);
+        Ok(id)
+    }
+
+    fn maybe_complete_broadcast(&mut self, id: BroadcastAckId) {
+        if self
+            .broadcasts
+            .get(&id)
+            .is_some_and(|b| b.waiting.is_empty())
+        {
+            let b = self.broadcasts.remove(&id).expect("present");
+            self.timers.remove(b.deadline, TimerKey::Broadcast(id));
+            self.events.push_back(Event::BroadcastAck {
+                id,
+                responses: b.responses,
+                timed_out: false,
+            });
+        }
+    }
+
+    /// Acknowledge an event a socket sent with ack id `id`. `data` is the JSON array of the
+    /// ack's arguments.
+    pub fn ack(
+        &mut self,
+        now: Millis,
+        socket: SocketId,
+        id: u64,
+        data: ByteString,
+        attachments: Vec<Bytes>,
+    ) -> Result<(), ServerError> {
+        let s = self
+            .sockets
+            .get(&socket)
+            .ok_or(ServerError::UnknownSocket(socket))?;
+        if !data.trim_start().starts_with('[') {
+            return Err(ServerError::InvalidAckData);
+        }
+        let packet = Packet::ack(s.nsp.clone(), data, id, attachments);
+        let session = s.session;
+        self.send_packet(now, session, &packet.encode(), false);
+        Ok(())
+    }
+
+    /// Put a socket in a room.
+    pub fn join(&mut self, socket: SocketId, room: &str) -> Result<(), ServerError> {
+        let s = self
+            .sockets
+            .get_mut(&socket)
+            .ok_or(ServerError::UnknownSocket(socket))?;
+        let room = ByteString::from(room);
+        if s.rooms.insert(room.clone()) {
+            self.namespaces
+                .get_mut(&s.nsp)
+                .expect("socket's namespace exists")
+                .join(socket, room);
+        }
+        Ok(())
+    }
+
+    /// Take a socket out of a room.
+    pub fn leave(&mut self, socket: SocketId, room: &str) -> Result<(), ServerError> {
+        let s = self
+            .sockets
+            .get_mut(&socket)
+            .ok_or(ServerError::UnknownSocket(socket))?;
+        if s.rooms.remove(room) {
+            self.namespaces
+                .get_mut(&s.nsp)
+                .expect("socket's namespace exists")
+                .leave(socket, room);
+        }
+        Ok(())
+    }
+
+    /// Disconnect a socket from its namespace (the client receives DISCONNECT). With
+    /// `close_connection`, every socket of its connection is disconnected and the connection
+    /// closed (Node's `socket.disconnect(true)`).
+    pub fn disconnect(
+        &mut self,
+        now: Millis,
+        socket: SocketId,
+        close_connection: bool,
+    ) -> Result<(), ServerError> {
+        let s = self
+            .sockets
+            .get(&socket)
+            .ok_or(ServerError::UnknownSocket(socket))?;
+        let session = s.session;
+        let targets: Vec<SocketId> = if close_connection {
+            self.conns[&session].sockets.values().copied().collect()
+        } else {
+            vec![socket]
+        };
+        for t in targets {
+            let nsp = self.sockets[&t].nsp.clone();
+            self.send_packet(now, session, &Packet::disconnect(nsp).encode(), false);
+            self.remove_socket(t, DisconnectReason::ServerNamespaceDisconnect);
+        }
+        if close_connection {
+            self.engine.close(now, session, CloseReason::ForcedClose);
+            self.pump(now);
+        }
+        Ok(())
+    }
+
+    /// Close every connection (server shutdown).
+    pub fn close_all(&mut self, now: Millis) {
+        self.engine.close_all(now);
+        self.pump(now);
+    }
+
+    // ----- queries ---------------------------------------------------------------------
+
+    /// The public id (`socket.id`) of a socket.
+    pub fn socket_sid(&self, socket: SocketId) -> Option<&ByteString> {
+        self.sockets.get(&socket).map(|s| &s.sid)
+    }
+
+    /// The socket with public id `sid`.
+    pub fn socket_by_sid(&self, sid: &str) -> Option<SocketId> {
+        self.by_sid.get(sid).copied()
+    }
+
+    /// The namespace of a socket.
+    pub fn socket_namespace(&self, socket: SocketId) -> Option<&ByteString> {
+        self.sockets.get(&socket).map(|s| &s.nsp)
+    }
+
+    /// The rooms of a socket (its own id room included).
+    pub fn socket_rooms(&self, socket: SocketId) -> Option<impl Iterator<Item = &ByteString>> {
+        self.sockets.get(&socket).map(|s| s.rooms.iter())
+    }
+
+    /// The handshake data of a socket's connection.
+    pub fn socket_handshake(&self, socket: SocketId) -> Option<&Handshake> {
+        let s = self.sockets.get(&socket)?;
+        self.conns.get(&s.session).map(|c| &c.handshake)
+    }
+
+    /// The transport of a socket's connection.
+    pub fn socket_transport(&self, socket: SocketId) -> Option<TransportKind> {
+        let s = self.sockets.get(&socket)?;
+        self.engine.transport(s.session)
+    }
+
+    /// The sockets of a namespace, in id order.
+    pub fn namespace_sockets(&self, nsp: &str) -> Vec<SocketId> {
+        self.namespaces
+            .get(nsp)
+            .map(|n| n.sockets().collect())
+            .unwrap_or_default()
+    }
+
+    /// The rooms of a namespace that have at least one member.
+    pub fn namespace_rooms(&self, nsp: &str) -> Vec<ByteString> {
+        self.namespaces
+            .get(nsp)
+            .map(|n| n.rooms().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The sockets `target` selects, in id order.
+    pub fn recipients(&self, target: &Target) -> Result<Vec<SocketId>, ServerError> {
+        let ns = self
+            .namespaces
+            .get(&target.nsp)
+            .ok_or_else(|| ServerError::UnknownNamespace(target.nsp.to_string()))?;
+        Ok(ns.select(target))
+    }
+
+    // ----- internals -------------------------------------------------------------------
+
+    fn encode_event(
+        &self,
+        nsp: &ByteString,
+        emit: &Emit,
+        ack: Option<u64>,
+    ) -> Result<Encoded, ServerError> {
+        if crate::socket::packet::event_name_of(&emit.data).is_none() {
+            return Err(ServerError::InvalidEventData);
+        }
+        let packet = Packet::event(
+            nsp.clone(),
+            emit.data.clone(),
+            ack,
+            emit.attachments.clone(),
+        );
+        Ok(packet.encode())
+    }
+
+    /// Send an encoded packet to a session; false if dropped (volatile) or the session is gone.
+    fn send_packet(
+        &mut self,
+        now: Millis,
+        session: SessionId,
+        e: &Encoded,
+        volatile: bool,
+    ) -> bool {
+        let r = self.engine.send(now, session, e.frames(), volatile);
+        self.pump(now);
+        matches!(r, Ok(true))
+    }
+
+    /// Remove a socket whose connection lives on.
+    fn remove_socket(&mut self, socket: SocketId, reason: DisconnectReason) {
+        if let Some(s) = self.sockets.get(&socket) {
+            if let Some(c) = self.conns.get_mut(&s.session) {
+                c.sockets.remove(&s.nsp);
+            }
+        }
+        self.drop_socket(socket, reason);
+    }
+
+    fn drop_socket(&mut self, socket: SocketId, reason: DisconnectReason) {
+        let Some(s) = self.sockets.remove(&socket) else {
+            return;
+        };
+        self.events.push_back(Event::Disconnecting {
+            socket,
+            reason,
+            rooms: s.rooms.iter().cloned().collect(),
+        });
+        if let Some(ns) = self.namespaces.get_mut(&s.nsp) {
+            ns.remove(socket, &s.rooms);
+        }
+        self.by_sid.remove(&s.sid);
+        // Pending acks of this socket end now; a broadcast stops waiting for it.
+        let pending: Vec<(u64, AckWait)> = {
+            let keys: Vec<(SocketId, u64)> = self
+                .acks
+                .range((socket, 0)..=(socket, u64::MAX))
+                .map(|(k, _)| *k)
+                .collect();
+            keys.into_iter()
+                .filter_map(|k| self.acks.remove(&k).map(|w| (k.1, w)))
+                .collect()
+        };
+        for (ack, wait) in pending {
+            match wait {
+                AckWait::Single { deadline } => {
+                    self.timers.remove(deadline, TimerKey::Ack(socket, ack));
+                    self.events.push_back(Event::AckTimedOut { socket, ack });
+                }
+                AckWait::Broadcast(id) => {
+                    if let Some(b) = self.broadcasts.get_mut(&id) {
+                        b.waiting.remove(&socket);
+                    }
+                    self.maybe_complete_broadcast(id);
+                }
+            }
+        }
+        self.events.push_back(Event::Disconnect { socket, reason });
+    }
+}

@@ -1,0 +1,173 @@
+//! Namespaces' membership: which sockets are in which rooms, and broadcast targets.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bytestring::ByteString;
+
+use super::SocketId;
+
+/// Which sockets of a namespace a broadcast reaches: the members of any of `rooms` (every
+/// socket of the namespace when empty), minus the members of `except_rooms`, minus
+/// `except_sockets`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The namespace.
+    pub nsp: ByteString,
+    /// Rooms whose members receive it (union); empty for the whole namespace.
+    pub rooms: Vec<ByteString>,
+    /// Rooms whose members do not receive it.
+    pub except_rooms: Vec<ByteString>,
+    /// Sockets that do not receive it (for example the sender, Node's `socket.broadcast`).
+    pub except_sockets: Vec<SocketId>,
+}
+
+impl Target {
+    /// Every socket of a namespace.
+    pub fn namespace(nsp: &str) -> Self {
+        Target {
+            nsp: ByteString::from(nsp),
+            rooms: Vec::new(),
+            except_rooms: Vec::new(),
+            except_sockets: Vec::new(),
+        }
+    }
+
+    /// The members of one room of a namespace (a socket's id is a room of its own).
+    pub fn room(nsp: &str, room: &str) -> Self {
+        Self::namespace(nsp).to(room)
+    }
+
+    /// Also the members of `room`.
+    pub fn to(mut self, room: &str) -> Self {
+        self.rooms.push(ByteString::from(room));
+        self
+    }
+
+    /// Not the members of `room`.
+    pub fn except(mut self, room: &str) -> Self {
+        self.except_rooms.push(ByteString::from(room));
+        self
+    }
+
+    /// Not `socket`.
+    pub fn except_socket(mut self, socket: SocketId) -> Self {
+        self.except_sockets.push(socket);
+        self
+    }
+}
+
+/// The sockets and rooms of one namespace.
+#[derive(Debug, Default)]
+pub(crate) struct Namespace {
+    sockets: BTreeSet<SocketId>,
+    rooms: BTreeMap<ByteString, BTreeSet<SocketId>>,
+}
+
+impl Namespace {
+    /// A socket arrives and joins the room named by its id.
+    pub(crate) fn add(&mut self, socket: SocketId, sid: &ByteString) {
+        self.sockets.insert(socket);
+        self.join(socket, sid.clone());
+    }
+
+    pub(crate) fn join(&mut self, socket: SocketId, room: ByteString) {
+        self.rooms.entry(room).or_default().insert(socket);
+    }
+
+    pub(crate) fn leave(&mut self, socket: SocketId, room: &str) {
+        if let Some(members) = self.rooms.get_mut(room) {
+            members.remove(&socket);
+            if members.is_empty() {
+                self.rooms.remove(room);
+            }
+        }
+    }
+
+    /// A socket leaves the namespace and all its rooms.
+    pub(crate) fn remove(&mut self, socket: SocketId, rooms: &BTreeSet<ByteString>) {
+        self.sockets.remove(&socket);
+        for room in rooms {
+            self.leave(socket, room);
+        }
+    }
+
+    pub(crate) fn sockets(&self) -> impl Iterator<Item = SocketId> + '_ {
+        self.sockets.iter().copied()
+    }
+
+    pub(crate) fn rooms(&self) -> impl Iterator<Item = &ByteString> {
+        self.rooms.keys()
+    }
+
+    /// The sockets `target` selects, in id order, each once.
+    pub(crate) fn select(&self, target: &Target) -> Vec<SocketId> {
+        let excluded = |s: &SocketId| {
+            target.except_sockets.contains(s)
+                || target
+                    .except_rooms
+                    .iter()
+                    .any(|r| self.rooms.get(r).is_some_and(|m| m.contains(s)))
+        };
+        if target.rooms.is_empty() {
+            return self
+                .sockets
+                .iter()
+                .filter(|s| !excluded(s))
+                .copied()
+                .collect();
+        }
+        let mut out = BTreeSet::new();
+        for room in &target.rooms {
+            if let Some(members) = self.rooms.get(room) {
+                out.extend(members.iter().filter(|s| !excluded(s)).copied());
+            }
+        }
+        out.into_iter().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selection_is_union_minus_exceptions() {
+        let mut ns = Namespace::default();
+        for i in 0..5 {
+            ns.add(SocketId(i), &ByteString::from(format!("s{i}")));
+        }
+        ns.join(SocketId(0), "a".into());
+        ns.join(SocketId(1), "a".into());
+        ns.join(SocketId(1), "b".into());
+        ns.join(SocketId(2), "b".into());
+        ns.join(SocketId(3), "c".into());
+        let sel = |t: Target| ns.select(&t);
+        assert_eq!(sel(Target::namespace("/")).len(), 5);
+        assert_eq!(
+            sel(Target::room("/", "a").to("b")),
+            [SocketId(0), SocketId(1), SocketId(2)]
+        );
+        assert_eq!(
+            sel(Target::room("/", "a").to("b").except("b")),
+            [SocketId(0)]
+        );
+        assert_eq!(
+            sel(Target::namespace("/")
+                .except("a")
+                .except_socket(SocketId(4))),
+            [SocketId(2), SocketId(3)]
+        );
+        assert_eq!(sel(Target::room("/", "s3")), [SocketId(3)]);
+        assert!(sel(Target::room("/", "nobody")).is_empty());
+        let mut rooms = BTreeSet::new();
+        rooms.insert(ByteString::from("s1"));
+        rooms.insert(ByteString::from("a"));
+        rooms.insert(ByteString::from("b"));
+        ns.remove(SocketId(1), &rooms);
+        assert_eq!(
+            sel(Target::room("/", "a").to("b")),
+            [SocketId(0), SocketId(2)]
+        );
+        assert!(!ns.rooms().any(|r| r == "s1"));
+    }
+}
