@@ -17,13 +17,17 @@ use sio_core::{engine, socket, ByteString, Bytes, Limits};
 // Strategies
 
 /// Unicode text, control characters and newlines included.
-fn unicode(max: usize) -> impl Strategy<Value = String> + Clone {
-    proptest::string::string_regex(&format!("(?s).{{0,{max}}}")).expect("valid regex")
+fn unicode(max: usize) -> BoxedStrategy<String> {
+    proptest::string::string_regex(&format!("(?s).{{0,{max}}}"))
+        .expect("valid regex")
+        .boxed()
 }
 
 /// Unicode text without the payload record separator `\x1e`.
-fn unicode_no_separator(max: usize) -> impl Strategy<Value = String> + Clone {
-    proptest::string::string_regex(&format!("[^\\x1e]{{0,{max}}}")).expect("valid regex")
+fn unicode_no_separator(max: usize) -> BoxedStrategy<String> {
+    proptest::string::string_regex(&format!("[^\\x1e]{{0,{max}}}"))
+        .expect("valid regex")
+        .boxed()
 }
 
 fn bytes(max: usize) -> impl Strategy<Value = Bytes> + Clone {
@@ -368,7 +372,8 @@ proptest! {
         prop_assert_eq!(last.as_ref(), Some(&p));
         if matches!(p.kind, PacketType::Event | PacketType::BinaryEvent) {
             let data: Vec<Value> = serde_json::from_str(p.data.as_deref().unwrap()).unwrap();
-            prop_assert_eq!(p.event_name().as_deref(), data[0].as_str());
+            let name = p.event_name();
+            prop_assert_eq!(name.as_deref(), data[0].as_str());
         } else {
             prop_assert_eq!(p.event_name(), None);
         }

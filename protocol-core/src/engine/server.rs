@@ -432,7 +432,7 @@ impl EngineServer {
                 return self.respond(req, HttpResponse::error(ErrorCode::BadHandshakeMethod));
             }
             let (_, open) = self.open_session(now, TransportKind::Polling, None);
-            return self.respond(req, HttpResponse::payload(Bytes::from(open.into_bytes())));
+            return self.respond(req, HttpResponse::payload(open.into_bytes()));
         };
         let Some(&id) = self.by_sid.get(sid) else {
             return self.respond(req, HttpResponse::error(ErrorCode::UnknownSid));
@@ -531,7 +531,10 @@ impl EngineServer {
             || session.transport != TransportKind::Polling
             || session.probe.is_some()
         {
-            return Err(ErrorCode::BadRequest);
+            // Node accepts the WebSocket and closes it at once ("transport has already been
+            // upgraded"); the session goes on undisturbed.
+            self.transmits.push_back(Transmit::WsClose { ws });
+            return Ok(());
         }
         let deadline = now + self.config.upgrade_timeout;
         session.probe = Some(Probe {
@@ -1116,10 +1119,8 @@ mod tests {
         assert_eq!(s.transport(SessionId(0)), Some(TransportKind::WebSocket));
         s.handle_http(6, RequestId(3), Method::Get, &pq, Bytes::new());
         assert_eq!(body_of(&drain(&mut s)[0]).0, 400);
-        assert_eq!(
-            s.handle_ws_open(7, WsId(10), &wq),
-            Err(ErrorCode::BadRequest)
-        );
+        assert_eq!(s.handle_ws_open(7, WsId(10), &wq), Ok(()));
+        assert_eq!(drain(&mut s), vec![Transmit::WsClose { ws: WsId(10) }]);
         s.handle_ws_message(8, WsId(9), Frame::Text("4hello".into()));
         assert!(std::iter::from_fn(|| s.poll_event())
             .any(|e| matches!(e, EngineEvent::Message { ref text, .. } if &**text == "hello")));

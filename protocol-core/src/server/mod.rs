@@ -33,6 +33,9 @@ pub struct ServerConfig {
     /// Hand CONNECT requests for namespaces that were not added to the application, which
     /// decides (Node's dynamic namespaces). When false, those get `Invalid namespace`.
     pub dynamic_namespaces: bool,
+    /// Engine.IO alone, without the Socket.IO layer: every Engine.IO event reaches the
+    /// application as [`Event::Engine`], which answers with [`Server::engine_send`].
+    pub engine_only: bool,
 }
 
 impl Default for ServerConfig {
@@ -41,6 +44,7 @@ impl Default for ServerConfig {
             engine: EngineConfig::default(),
             connect_timeout: 45_000,
             dynamic_namespaces: false,
+            engine_only: false,
         }
     }
 }
@@ -134,6 +138,8 @@ impl DisconnectReason {
 /// What the application learns from the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
+    /// In [`ServerConfig::engine_only`] mode, an Engine.IO event.
+    Engine(EngineEvent),
     /// A client asks to join a namespace; answer with [`Server::accept`] or
     /// [`Server::reject`].
     ConnectRequest {
@@ -513,6 +519,10 @@ impl Server {
 
     fn pump(&mut self, now: Millis) {
         while let Some(e) = self.engine.poll_event() {
+            if self.config.engine_only {
+                self.events.push_back(Event::Engine(e));
+                continue;
+            }
             match e {
                 EngineEvent::Open { session, .. } => {
                     let deadline = now + self.config.connect_timeout;
@@ -927,6 +937,25 @@ impl Server {
             self.pump(now);
         }
         Ok(())
+    }
+
+    /// Send Engine.IO frames to a session ([`ServerConfig::engine_only`] mode).
+    pub fn engine_send(
+        &mut self,
+        now: Millis,
+        session: SessionId,
+        frames: impl IntoIterator<Item = crate::engine::Frame>,
+        volatile: bool,
+    ) -> Result<bool, crate::engine::EngineError> {
+        let r = self.engine.send(now, session, frames, volatile);
+        self.pump(now);
+        r
+    }
+
+    /// Close an Engine.IO session ([`ServerConfig::engine_only`] mode).
+    pub fn engine_close(&mut self, now: Millis, session: SessionId) {
+        self.engine.close(now, session, CloseReason::ForcedClose);
+        self.pump(now);
     }
 
     /// Close every connection (server shutdown).

@@ -1,0 +1,268 @@
+//! The loop around the core: feed it, drain it, hand the outputs to whoever must act on them.
+//!
+//! One [`Server`] core lives behind one mutex. Whoever has input (a WebSocket task, an HTTP
+//! request, the timer task, an application command) locks it, feeds the core, drains every
+//! output into a [`Dispatch`] and unlocks; then it performs the dispatch: frames go to the
+//! per-connection outboxes (the writer of the current connection writes them itself, without
+//! a wake-up), HTTP answers complete their parked requests, events run the application's
+//! handlers.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use sio_core::engine::server::{HttpResponse, RequestId, Transmit, WsId};
+use sio_core::engine::Frame;
+use sio_core::server::{BroadcastAckId, Event, Output, Server, SocketId};
+use sio_core::socket::Packet;
+use tokio::sync::{oneshot, Notify};
+use tokio::time::Instant;
+
+use crate::io::App;
+
+/// Frames waiting to be written on one WebSocket.
+#[derive(Debug, Default)]
+pub(crate) struct Outbox {
+    state: Mutex<OutboxState>,
+    pub(crate) notify: Notify,
+}
+
+#[derive(Debug, Default)]
+struct OutboxState {
+    frames: VecDeque<Frame>,
+    close: bool,
+}
+
+impl Outbox {
+    fn push(&self, frame: Frame) {
+        self.state
+            .lock()
+            .expect("outbox lock")
+            .frames
+            .push_back(frame);
+    }
+
+    fn close(&self) {
+        self.state.lock().expect("outbox lock").close = true;
+    }
+
+    /// Take every queued frame, and whether the socket must be closed after them.
+    pub(crate) fn take(&self, into: &mut Vec<Frame>) -> bool {
+        let mut s = self.state.lock().expect("outbox lock");
+        into.extend(s.frames.drain(..));
+        s.close
+    }
+}
+
+/// The result of an ack wait.
+pub(crate) type AckResult = Result<Packet, crate::AckError>;
+
+/// Everything behind the lock.
+pub(crate) struct Inner {
+    pub(crate) core: Server,
+    pub(crate) outboxes: HashMap<WsId, Arc<Outbox>>,
+    pub(crate) http: HashMap<RequestId, oneshot::Sender<HttpResponse>>,
+    pub(crate) acks: HashMap<(SocketId, u64), oneshot::Sender<AckResult>>,
+    pub(crate) broadcast_acks: HashMap<BroadcastAckId, oneshot::Sender<BroadcastAckResult>>,
+    pub(crate) sockets: HashMap<SocketId, Arc<crate::socket::SocketState>>,
+    next_id: u64,
+    timer_at: Option<u64>,
+}
+
+/// The answers of a broadcast with acks.
+pub(crate) type BroadcastAckResult = (Vec<(SocketId, Packet)>, bool);
+
+/// What to do once the lock is released.
+#[derive(Default)]
+pub(crate) struct Dispatch {
+    wake: Vec<Arc<Outbox>>,
+    http: Vec<(oneshot::Sender<HttpResponse>, HttpResponse)>,
+    /// Responses to requests nobody waits for yet (the caller's own request).
+    pub(crate) unclaimed: Vec<(RequestId, HttpResponse)>,
+    events: Vec<(Event, Option<Arc<crate::socket::SocketState>>)>,
+    acks: Vec<(oneshot::Sender<AckResult>, AckResult)>,
+    broadcast_acks: Vec<(oneshot::Sender<BroadcastAckResult>, BroadcastAckResult)>,
+    timer_changed: bool,
+}
+
+/// The shared driver of one server.
+pub(crate) struct Driver {
+    inner: Mutex<Inner>,
+    timer: Notify,
+    start: Instant,
+    pub(crate) app: App,
+}
+
+impl Driver {
+    pub(crate) fn new(core: Server, app: App) -> Arc<Self> {
+        let driver = Arc::new(Driver {
+            inner: Mutex::new(Inner {
+                core,
+                outboxes: HashMap::new(),
+                http: HashMap::new(),
+                acks: HashMap::new(),
+                broadcast_acks: HashMap::new(),
+                sockets: HashMap::new(),
+                next_id: 0,
+                timer_at: None,
+            }),
+            timer: Notify::new(),
+            start: Instant::now(),
+            app,
+        });
+        tokio::spawn(timer_task(Arc::downgrade(&driver)));
+        driver
+    }
+
+    /// Milliseconds since the driver started: the core's clock.
+    pub(crate) fn now(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Run `f` on the core, drain its outputs and perform them.
+    pub(crate) fn run<R>(self: &Arc<Self>, f: impl FnOnce(&mut Inner, u64) -> R) -> R {
+        let (r, d) = self.run_deferred(f);
+        self.perform(d);
+        r
+    }
+
+    /// Run `f` on the core and drain, returning what to perform later.
+    pub(crate) fn run_deferred<R>(&self, f: impl FnOnce(&mut Inner, u64) -> R) -> (R, Dispatch) {
+        let now = self.now();
+        let mut inner = self.lock();
+        let r = f(&mut inner, now);
+        let d = inner.drain();
+        (r, d)
+    }
+
+    /// Perform a dispatch: wake writers, answer requests, run handlers.
+    pub(crate) fn perform(self: &Arc<Self>, d: Dispatch) {
+        if d.timer_changed {
+            self.timer.notify_one();
+        }
+        for o in d.wake {
+            o.notify.notify_one();
+        }
+        for (tx, resp) in d.http {
+            let _ = tx.send(resp);
+        }
+        for (tx, r) in d.acks {
+            let _ = tx.send(r);
+        }
+        for (tx, r) in d.broadcast_acks {
+            let _ = tx.send(r);
+        }
+        for (event, state) in d.events {
+            crate::io::on_event(self, event, state);
+        }
+    }
+
+    pub(crate) fn next_id(&self) -> u64 {
+        let mut inner = self.lock();
+        inner.next_id += 1;
+        inner.next_id
+    }
+}
+
+impl Inner {
+    fn drain(&mut self) -> Dispatch {
+        let mut d = Dispatch::default();
+        while let Some(out) = self.core.poll_output() {
+            match out {
+                Output::Transmit(Transmit::Ws { ws, frame }) => {
+                    if let Some(o) = self.outboxes.get(&ws) {
+                        o.push(frame);
+                        if !d.wake.iter().any(|w| Arc::ptr_eq(w, o)) {
+                            d.wake.push(o.clone());
+                        }
+                    }
+                }
+                Output::Transmit(Transmit::WsClose { ws }) => {
+                    if let Some(o) = self.outboxes.remove(&ws) {
+                        o.close();
+                        if !d.wake.iter().any(|w| Arc::ptr_eq(w, &o)) {
+                            d.wake.push(o);
+                        }
+                    }
+                }
+                Output::Transmit(Transmit::Http { req, response }) => {
+                    match self.http.remove(&req) {
+                        Some(tx) => d.http.push((tx, response)),
+                        None => d.unclaimed.push((req, response)),
+                    }
+                }
+                Output::Event(Event::AckReceived {
+                    socket,
+                    ack,
+                    packet,
+                }) => {
+                    if let Some(tx) = self.acks.remove(&(socket, ack)) {
+                        d.acks.push((tx, Ok(packet)));
+                    }
+                }
+                Output::Event(Event::AckTimedOut { socket, ack }) => {
+                    if let Some(tx) = self.acks.remove(&(socket, ack)) {
+                        d.acks.push((tx, Err(crate::AckError::Timeout)));
+                    }
+                }
+                Output::Event(Event::BroadcastAck {
+                    id,
+                    responses,
+                    timed_out,
+                }) => {
+                    if let Some(tx) = self.broadcast_acks.remove(&id) {
+                        d.broadcast_acks.push((tx, (responses, timed_out)));
+                    }
+                }
+                Output::Event(e) => {
+                    let state = match &e {
+                        Event::Message { socket, .. } | Event::Disconnecting { socket, .. } => {
+                            self.sockets.get(socket).cloned()
+                        }
+                        Event::Disconnect { socket, .. } => self.sockets.remove(socket),
+                        _ => None,
+                    };
+                    d.events.push((e, state));
+                }
+            }
+        }
+        let next = self.core.poll_timeout();
+        if next != self.timer_at {
+            d.timer_changed = next.is_some() && (self.timer_at.is_none() || next < self.timer_at);
+            self.timer_at = next;
+        }
+        d
+    }
+}
+
+/// Sleeps until the core's next deadline and fires it.
+async fn timer_task(driver: std::sync::Weak<Driver>) {
+    loop {
+        let (at, start) = match driver.upgrade() {
+            Some(d) => (d.lock().timer_at, d.start),
+            None => return,
+        };
+        let notified = {
+            let Some(d) = driver.upgrade() else { return };
+            // Register interest before sleeping so that a change is not missed.
+            let n = async move { d.timer.notified().await };
+            Box::pin(n)
+        };
+        match at {
+            Some(at) => {
+                let when = start + std::time::Duration::from_millis(at);
+                tokio::select! {
+                    _ = tokio::time::sleep_until(when) => {
+                        let Some(d) = driver.upgrade() else { return };
+                        d.run(|inner, now| inner.core.handle_timeout(now));
+                    }
+                    _ = notified => {}
+                }
+            }
+            None => notified.await,
+        }
+    }
+}

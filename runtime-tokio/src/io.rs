@@ -1,0 +1,344 @@
+//! The server handle: namespaces, connect middlewares, and the dispatch of core events to the
+//! application's handlers.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sio_core::server::{ConnectId, Event, Server, Target};
+use sio_core::ByteString;
+
+use crate::config::ServerOptions;
+use crate::driver::Driver;
+use crate::socket::{BroadcastOperator, SocketRef, SocketState};
+use crate::EmitError;
+
+/// A CONNECT request as a middleware sees it.
+#[derive(Debug, Clone)]
+pub struct ConnectRequest {
+    /// The namespace.
+    pub nsp: String,
+    /// The auth object the client sent (JSON), if any.
+    pub auth: Option<String>,
+    /// The handshake data of the connection.
+    pub handshake: sio_core::server::Handshake,
+}
+
+impl ConnectRequest {
+    /// The auth object as user data.
+    pub fn auth<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(self.auth.as_deref().unwrap_or("{}"))
+    }
+}
+
+/// A middleware's refusal: the client's `connect_error` gets `message` and `data`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectRefusal {
+    /// The error message.
+    pub message: String,
+    /// Extra data (`err.data` on the client).
+    pub data: Option<serde_json::Value>,
+}
+
+impl ConnectRefusal {
+    /// A refusal with a message.
+    pub fn new(message: impl Into<String>) -> Self {
+        ConnectRefusal {
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    /// With data.
+    pub fn with_data(mut self, data: impl Serialize) -> Self {
+        self.data = serde_json::to_value(data).ok();
+        self
+    }
+}
+
+type MiddlewareFuture = Pin<Box<dyn Future<Output = Result<(), ConnectRefusal>> + Send>>;
+type Middleware = Arc<dyn Fn(ConnectRequest) -> MiddlewareFuture + Send + Sync>;
+type ConnectHandler = Arc<dyn Fn(SocketRef, ConnectRequest) + Send + Sync>;
+type DynamicMatcher = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+#[derive(Clone)]
+struct Namespace {
+    middlewares: Vec<Middleware>,
+    on_connect: ConnectHandler,
+}
+
+/// The application side of a server: namespaces and their handlers.
+#[derive(Default)]
+pub(crate) struct App {
+    namespaces: RwLock<HashMap<String, Namespace>>,
+    dynamic: RwLock<Vec<(DynamicMatcher, Namespace)>>,
+    pub(crate) engine_handler: RwLock<Option<crate::engine_io::Handler>>,
+}
+
+impl App {
+    fn find(&self, nsp: &str) -> Option<Namespace> {
+        if let Some(ns) = self.namespaces.read().expect("app lock").get(nsp) {
+            return Some(ns.clone());
+        }
+        self.dynamic
+            .read()
+            .expect("app lock")
+            .iter()
+            .find(|(m, _)| m(nsp))
+            .map(|(_, ns)| ns.clone())
+    }
+}
+
+/// The Socket.IO server. Cheap to clone; every clone drives the same server.
+#[derive(Clone)]
+pub struct SocketIo {
+    pub(crate) driver: Arc<Driver>,
+    pub(crate) options: Arc<ServerOptions>,
+}
+
+impl std::fmt::Debug for SocketIo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SocketIo")
+            .field("path", &self.options.path)
+            .finish()
+    }
+}
+
+/// Handle to one namespace, to add middlewares.
+pub struct NamespaceRef {
+    io: SocketIo,
+    name: String,
+}
+
+impl NamespaceRef {
+    /// Add a connect middleware: it runs for every CONNECT to this namespace, in the order
+    /// added, and may refuse it.
+    pub fn middleware<F, Fut>(self, f: F) -> Self
+    where
+        F: Fn(ConnectRequest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), ConnectRefusal>> + Send + 'static,
+    {
+        let mw: Middleware = Arc::new(move |r| Box::pin(f(r)));
+        if let Some(ns) = self
+            .io
+            .driver
+            .app
+            .namespaces
+            .write()
+            .expect("app lock")
+            .get_mut(&self.name)
+        {
+            ns.middlewares.push(mw);
+        }
+        self
+    }
+}
+
+impl SocketIo {
+    /// A server with `options`. Must be called inside a tokio runtime.
+    pub fn new(options: ServerOptions) -> Self {
+        let core = Server::new(options.core_config());
+        let driver = Driver::new(core, App::default());
+        SocketIo {
+            driver,
+            options: Arc::new(options),
+        }
+    }
+
+    /// Serve namespace `name`: `on_connect` runs for every socket that joins it, after the
+    /// middlewares accepted it; register the socket's listeners there.
+    pub fn ns<F>(&self, name: &str, on_connect: F) -> NamespaceRef
+    where
+        F: Fn(SocketRef, ConnectRequest) + Send + Sync + 'static,
+    {
+        self.driver.lock().core.add_namespace(name);
+        self.driver
+            .app
+            .namespaces
+            .write()
+            .expect("app lock")
+            .insert(
+                name.to_owned(),
+                Namespace {
+                    middlewares: Vec::new(),
+                    on_connect: Arc::new(on_connect),
+                },
+            );
+        NamespaceRef {
+            io: self.clone(),
+            name: name.to_owned(),
+        }
+    }
+
+    /// Serve every namespace whose name `matches` (Node's dynamic namespaces). Requires
+    /// [`ServerOptions::dynamic_namespaces`].
+    pub fn dynamic_ns<M, F>(&self, matches: M, on_connect: F)
+    where
+        M: Fn(&str) -> bool + Send + Sync + 'static,
+        F: Fn(SocketRef, ConnectRequest) + Send + Sync + 'static,
+    {
+        self.driver.app.dynamic.write().expect("app lock").push((
+            Arc::new(matches),
+            Namespace {
+                middlewares: Vec::new(),
+                on_connect: Arc::new(on_connect),
+            },
+        ));
+    }
+
+    /// A broadcast to every socket of namespace `nsp`.
+    pub fn of(&self, nsp: &str) -> BroadcastOperator {
+        BroadcastOperator::new(self.driver.clone(), Target::namespace(nsp))
+    }
+
+    /// A broadcast to the members of `room` in the default namespace.
+    pub fn to(&self, room: &str) -> BroadcastOperator {
+        BroadcastOperator::new(self.driver.clone(), Target::room("/", room))
+    }
+
+    /// Send to every socket of the default namespace.
+    pub fn emit<T: ?Sized + Serialize>(&self, event: &str, args: &T) -> Result<usize, EmitError> {
+        self.of("/").emit(event, args)
+    }
+
+    /// The ids of the sockets of a namespace.
+    pub fn sockets(&self, nsp: &str) -> Vec<String> {
+        let inner = self.driver.lock();
+        inner
+            .core
+            .namespace_sockets(nsp)
+            .into_iter()
+            .filter_map(|s| inner.core.socket_sid(s).map(|s| s.to_string()))
+            .collect()
+    }
+
+    /// The rooms of a namespace.
+    pub fn rooms(&self, nsp: &str) -> Vec<String> {
+        self.driver
+            .lock()
+            .core
+            .namespace_rooms(nsp)
+            .into_iter()
+            .map(|r| r.to_string())
+            .collect()
+    }
+
+    /// Close every connection.
+    pub fn close(&self) {
+        self.driver.run(|inner, now| inner.core.close_all(now));
+    }
+}
+
+/// Act on one application event of the core.
+pub(crate) fn on_event(driver: &Arc<Driver>, event: Event, state: Option<Arc<SocketState>>) {
+    match event {
+        Event::ConnectRequest { id, nsp, auth } => on_connect_request(driver, id, nsp, auth),
+        Event::Engine(e) => {
+            let handler = driver.app.engine_handler.read().expect("app lock").clone();
+            crate::engine_io::on_engine_event(driver, handler, e);
+        }
+        Event::Message { socket, packet } => {
+            let Some(state) = state else { return };
+            let s = SocketRef::from_state(driver.clone(), socket, state.clone());
+            let name = packet
+                .event_name()
+                .map(|n| n.into_owned())
+                .unwrap_or_default();
+            let (any, handlers) = {
+                let l = state.handlers.lock().expect("listeners lock");
+                (
+                    l.any.clone(),
+                    l.events.get(&name).cloned().unwrap_or_default(),
+                )
+            };
+            let message = s.message(packet);
+            for h in any.iter().chain(handlers.iter()) {
+                tokio::spawn(h(s.clone(), message.clone()));
+            }
+            if handlers.is_empty() && any.is_empty() {
+                tracing::debug!(event = %name, socket = %s.sid, "no listener for event");
+            }
+        }
+        Event::Disconnecting { socket, reason, .. } => {
+            let Some(state) = state else { return };
+            let handlers = state
+                .handlers
+                .lock()
+                .expect("listeners lock")
+                .disconnecting
+                .clone();
+            let s = SocketRef::from_state(driver.clone(), socket, state);
+            for h in handlers {
+                tokio::spawn(h(s.clone(), reason));
+            }
+        }
+        Event::Disconnect { socket, reason } => {
+            let Some(state) = state else { return };
+            let handlers =
+                std::mem::take(&mut *state.handlers.lock().expect("listeners lock")).disconnect;
+            let s = SocketRef::from_state(driver.clone(), socket, state);
+            for h in handlers {
+                tokio::spawn(h(s.clone(), reason));
+            }
+        }
+        _ => {}
+    }
+}
+
+fn on_connect_request(
+    driver: &Arc<Driver>,
+    id: ConnectId,
+    nsp: ByteString,
+    auth: Option<ByteString>,
+) {
+    let Some(ns) = driver.app.find(&nsp) else {
+        driver.run(|inner, now| inner.core.reject(now, id, "Invalid namespace", None).ok());
+        return;
+    };
+    let handshake = driver
+        .lock()
+        .core
+        .connect_request(id)
+        .map(|(_, _, h)| h.clone())
+        .unwrap_or_default();
+    let request = ConnectRequest {
+        nsp: nsp.to_string(),
+        auth: auth.map(|a| a.to_string()),
+        handshake,
+    };
+    let driver = driver.clone();
+    let run = async move {
+        for mw in &ns.middlewares {
+            if let Err(refusal) = mw(request.clone()).await {
+                let data = refusal
+                    .data
+                    .as_ref()
+                    .and_then(|d| serde_json::value::to_raw_value(d).ok());
+                driver.run(|inner, now| {
+                    inner
+                        .core
+                        .reject(now, id, &refusal.message, data.as_deref())
+                        .ok()
+                });
+                return;
+            }
+        }
+        let (accepted, dispatch) = driver.run_deferred(|inner, now| {
+            let socket = inner.core.accept(now, id).ok()?;
+            let sid = inner.core.socket_sid(socket)?.clone();
+            let state = Arc::new(SocketState::new(sid, nsp.clone()));
+            inner.sockets.insert(socket, state.clone());
+            Some((socket, state))
+        });
+        if let Some((socket, state)) = accepted {
+            let s = SocketRef::from_state(driver.clone(), socket, state);
+            // Listeners are in place before the client learns it is connected.
+            (ns.on_connect)(s, request);
+        }
+        driver.perform(dispatch);
+    };
+    tokio::spawn(run);
+}

@@ -1,0 +1,426 @@
+//! HTTP: the polling transport, the WebSocket upgrade, CORS, the client files; a tower
+//! `Service`/`Layer` for axum and hyper applications, and a standalone `serve`.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method as HttpMethod, Request, Response, StatusCode};
+use http_body::Body;
+use http_body_util::{BodyExt, Either, Full};
+use hyper_util::rt::TokioIo;
+use sio_core::engine::server::{HttpResponse, Method, RequestId, WsId};
+use sio_core::server::Handshake;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::WebSocketStream;
+
+use crate::config::{Cors, CorsOrigin, ServerOptions};
+use crate::driver::{Driver, Outbox};
+use crate::io::SocketIo;
+
+/// The peer address of a connection, put in request extensions by [`SocketIo::serve`].
+#[derive(Debug, Clone, Copy)]
+struct RemoteAddr(SocketAddr);
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A tower layer that serves Socket.IO on its path and passes other requests on.
+#[derive(Clone, Debug)]
+pub struct SocketIoLayer {
+    io: SocketIo,
+}
+
+impl SocketIoLayer {
+    /// The layer of `io`.
+    pub fn new(io: SocketIo) -> Self {
+        SocketIoLayer { io }
+    }
+}
+
+impl<S> tower_layer::Layer<S> for SocketIoLayer {
+    type Service = SocketIoService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SocketIoService {
+            io: self.io.clone(),
+            inner,
+        }
+    }
+}
+
+/// A tower service that serves Socket.IO on its path and passes other requests to `inner`.
+#[derive(Clone, Debug)]
+pub struct SocketIoService<S> {
+    io: SocketIo,
+    inner: S,
+}
+
+impl<S, B, R> tower_service::Service<Request<B>> for SocketIoService<S>
+where
+    S: tower_service::Service<Request<B>, Response = Response<R>>,
+    S::Future: Send + 'static,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<Either<Full<Bytes>, R>>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        if self.io.matches(req.uri().path()) {
+            let io = self.io.clone();
+            Box::pin(async move { Ok(io.handle(req).await.map(Either::Left)) })
+        } else {
+            let fut = self.inner.call(req);
+            Box::pin(async move { Ok(fut.await?.map(Either::Right)) })
+        }
+    }
+}
+
+impl SocketIo {
+    /// The tower layer of this server, to mount it in an axum or hyper application.
+    pub fn layer(&self) -> SocketIoLayer {
+        SocketIoLayer::new(self.clone())
+    }
+
+    /// Serve HTTP/1.1 (keep-alive, upgrades) on `listener` until the listener fails. Requests
+    /// outside the server's path get 404.
+    pub async fn serve(&self, listener: TcpListener) -> std::io::Result<()> {
+        loop {
+            let (stream, addr) = listener.accept().await?;
+            let _ = stream.set_nodelay(true);
+            let io = self.clone();
+            tokio::spawn(async move {
+                let svc =
+                    hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
+                        let io = io.clone();
+                        req.extensions_mut().insert(RemoteAddr(addr));
+                        async move {
+                            if io.matches(req.uri().path()) {
+                                Ok::<_, Infallible>(io.handle(req).await)
+                            } else {
+                                Ok(plain(StatusCode::NOT_FOUND, "Not Found"))
+                            }
+                        }
+                    });
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .keep_alive(true)
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .with_upgrades();
+                if let Err(e) = conn.await {
+                    tracing::debug!(error = %e, "http connection ended with an error");
+                }
+            });
+        }
+    }
+
+    pub(crate) fn matches(&self, path: &str) -> bool {
+        let base = self.options.path.trim_end_matches('/');
+        path == base || path.starts_with(&self.options.path) || path == self.options.path
+    }
+
+    /// Handle one request of the server's path.
+    pub(crate) async fn handle<B>(&self, req: Request<B>) -> Response<Full<Bytes>>
+    where
+        B: Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
+        let cors = self.options.cors.clone();
+        let origin = req.headers().get(header::ORIGIN).cloned();
+        let preflight_headers = req
+            .headers()
+            .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+            .cloned();
+        let mut resp = if cors.is_some() && req.method() == HttpMethod::OPTIONS {
+            let mut r = Response::new(Full::new(Bytes::new()));
+            *r.status_mut() = StatusCode::NO_CONTENT;
+            r.headers_mut().insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("GET,HEAD,PUT,PATCH,POST,DELETE"),
+            );
+            r
+        } else if let Some(r) = self.client_file(req.uri().path()).await {
+            r
+        } else {
+            self.handle_engine(req).await
+        };
+        if let Some(cors) = cors {
+            add_cors(&cors, origin, preflight_headers, resp.headers_mut());
+        }
+        resp
+    }
+
+    async fn client_file(&self, path: &str) -> Option<Response<Full<Bytes>>> {
+        let dir = self.options.serve_client.as_ref()?;
+        let name = path.strip_prefix(&self.options.path)?;
+        let allowed = [
+            "socket.io.js",
+            "socket.io.min.js",
+            "socket.io.esm.min.js",
+            "socket.io.js.map",
+            "socket.io.min.js.map",
+            "socket.io.esm.min.js.map",
+        ];
+        if !allowed.contains(&name) {
+            return None;
+        }
+        let data = tokio::fs::read(dir.join(name)).await.ok()?;
+        let ctype = if name.ends_with(".map") {
+            "application/json"
+        } else {
+            "application/javascript; charset=utf-8"
+        };
+        let mut r = Response::new(Full::new(Bytes::from(data)));
+        r.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+        r.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=0"),
+        );
+        Some(r)
+    }
+
+    async fn handle_engine<B>(&self, mut req: Request<B>) -> Response<Full<Bytes>>
+    where
+        B: Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
+        let driver = self.driver.clone();
+        let query = req.uri().query().unwrap_or("").to_owned();
+        let hs = {
+            let remote = req
+                .extensions()
+                .get::<RemoteAddr>()
+                .map(|a| a.0.to_string());
+            handshake_of(&query, req.headers(), remote)
+        };
+        if is_websocket_upgrade(req.headers()) {
+            let Some(key) = req.headers().get(header::SEC_WEBSOCKET_KEY).cloned() else {
+                return plain(StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Key");
+            };
+            let ws = WsId(driver.next_id());
+            let outbox = Arc::new(Outbox::default());
+            let opened = driver.run(|inner, now| {
+                inner.outboxes.insert(ws, outbox.clone());
+                let r = inner.core.handle_ws_open(now, ws, &query, || hs);
+                if r.is_err() {
+                    inner.outboxes.remove(&ws);
+                }
+                r
+            });
+            if let Err(e) = opened {
+                return engine_response(e);
+            }
+            let on_upgrade = hyper::upgrade::on(&mut req);
+            let max = self.options.max_payload;
+            tokio::spawn(async move {
+                match on_upgrade.await {
+                    Ok(upgraded) => {
+                        let config = WebSocketConfig::default()
+                            .max_message_size(Some(max))
+                            .max_frame_size(Some(max));
+                        let stream = WebSocketStream::from_raw_socket(
+                            TokioIo::new(upgraded),
+                            Role::Server,
+                            Some(config),
+                        )
+                        .await;
+                        crate::ws::run(driver, ws, outbox, stream).await;
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "websocket upgrade failed");
+                        driver.run(|inner, now| {
+                            inner.outboxes.remove(&ws);
+                            inner.core.handle_ws_closed(now, ws, true)
+                        });
+                    }
+                }
+            });
+            let mut r = Response::new(Full::new(Bytes::new()));
+            *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+            let h = r.headers_mut();
+            h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+            h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+            let accept = derive_accept_key(key.as_bytes());
+            h.insert(
+                header::SEC_WEBSOCKET_ACCEPT,
+                HeaderValue::from_str(&accept).expect("base64 is a valid header value"),
+            );
+            return r;
+        }
+
+        let method = match *req.method() {
+            HttpMethod::GET => Method::Get,
+            HttpMethod::POST => Method::Post,
+            _ => Method::Other,
+        };
+        let body = if method == Method::Post {
+            match read_body(req.into_body(), self.options.max_payload).await {
+                Ok(b) => b,
+                Err(()) => return plain(StatusCode::BAD_REQUEST, "bad body"),
+            }
+        } else {
+            Bytes::new()
+        };
+        let id = RequestId(driver.next_id());
+        let (tx, rx) = oneshot::channel();
+        driver.run(|inner, now| {
+            inner.http.insert(id, tx);
+            inner.core.handle_http(now, id, method, &query, body, || hs);
+        });
+        // Dropped before the answer (the client went away): the request was aborted.
+        let guard = AbortGuard {
+            driver: driver.clone(),
+            id,
+            armed: true,
+        };
+        let resp = rx.await;
+        let mut guard = guard;
+        guard.armed = false;
+        match resp {
+            Ok(r) => engine_response(r),
+            Err(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "server closed"),
+        }
+    }
+}
+
+struct AbortGuard {
+    driver: Arc<Driver>,
+    id: RequestId,
+    armed: bool,
+}
+
+impl Drop for AbortGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            let id = self.id;
+            self.driver.run(|inner, now| {
+                inner.http.remove(&id);
+                inner.core.handle_http_aborted(now, id)
+            });
+        }
+    }
+}
+
+/// Read a body, stopping once it is larger than `max` (the core then refuses it).
+async fn read_body<B>(body: B, max: usize) -> Result<Bytes, ()>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    let mut body = std::pin::pin!(body);
+    let mut buf = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| ())?;
+        if let Ok(mut data) = frame.into_data() {
+            while bytes::Buf::has_remaining(&data) {
+                let chunk = bytes::Buf::chunk(&data);
+                buf.extend_from_slice(chunk);
+                let n = chunk.len();
+                bytes::Buf::advance(&mut data, n);
+            }
+            if buf.len() > max {
+                break;
+            }
+        }
+    }
+    Ok(buf.freeze())
+}
+
+fn is_websocket_upgrade(h: &HeaderMap) -> bool {
+    h.get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+fn handshake_of(query: &str, headers: &HeaderMap, remote: Option<String>) -> Handshake {
+    Handshake {
+        query: query.to_owned(),
+        headers: headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect(),
+        remote_addr: remote,
+        time: 0,
+    }
+}
+
+fn engine_response(r: HttpResponse) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(r.body));
+    *resp.status_mut() = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST);
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(r.content_type),
+    );
+    resp
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    *r.status_mut() = status;
+    r
+}
+
+fn add_cors(
+    cors: &Cors,
+    origin: Option<HeaderValue>,
+    preflight_headers: Option<HeaderValue>,
+    h: &mut HeaderMap,
+) {
+    let allow = match (&cors.origin, origin) {
+        (CorsOrigin::Any, _) if !cors.credentials => Some(HeaderValue::from_static("*")),
+        (CorsOrigin::Any | CorsOrigin::Mirror, Some(o)) => Some(o),
+        (CorsOrigin::List(list), Some(o)) => o
+            .to_str()
+            .ok()
+            .filter(|o| list.iter().any(|l| l == o))
+            .map(|_| o.clone()),
+        _ => None,
+    };
+    if let Some(allow) = allow {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allow);
+        h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    if cors.credentials {
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
+    }
+    if !cors.allowed_headers.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&cors.allowed_headers.join(",")) {
+            h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, v);
+        }
+    } else if let Some(v) = preflight_headers {
+        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, v);
+    }
+}
+
+impl ServerOptions {
+    /// Options for the official conformance suites: pingInterval 300 ms, pingTimeout 200 ms,
+    /// connectTimeout 1 s, CORS `*`.
+    pub fn conformance() -> Self {
+        ServerOptions {
+            ping_interval: std::time::Duration::from_millis(300),
+            ping_timeout: std::time::Duration::from_millis(200),
+            connect_timeout: std::time::Duration::from_millis(1000),
+            cors: Some(Cors::any()),
+            ..ServerOptions::default()
+        }
+    }
+}

@@ -1,0 +1,503 @@
+//! The handles the application holds: a connected socket, a received event, an ack to send,
+//! and broadcast operators.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sio_core::server::{DisconnectReason, Emit, SocketId, Target};
+use sio_core::socket::Packet;
+use sio_core::ByteString;
+use tokio::sync::oneshot;
+
+use crate::driver::Driver;
+use crate::{AckError, EmitError};
+
+pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+pub(crate) type EventHandler = Arc<dyn Fn(SocketRef, Message) -> BoxFuture + Send + Sync>;
+pub(crate) type DisconnectHandler =
+    Arc<dyn Fn(SocketRef, DisconnectReason) -> BoxFuture + Send + Sync>;
+
+/// What the runtime keeps of one socket: its ids and listeners.
+pub(crate) struct SocketState {
+    pub(crate) sid: ByteString,
+    pub(crate) nsp: ByteString,
+    pub(crate) handlers: Mutex<Listeners>,
+}
+
+impl SocketState {
+    pub(crate) fn new(sid: ByteString, nsp: ByteString) -> Self {
+        SocketState {
+            sid,
+            nsp,
+            handlers: Mutex::default(),
+        }
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Listeners {
+    pub(crate) events: HashMap<String, Vec<EventHandler>>,
+    pub(crate) any: Vec<EventHandler>,
+    pub(crate) any_outgoing: Vec<Arc<dyn Fn(&str, &Emit) + Send + Sync>>,
+    pub(crate) disconnecting: Vec<DisconnectHandler>,
+    pub(crate) disconnect: Vec<DisconnectHandler>,
+}
+
+/// A connected socket: one client in one namespace. Cheap to clone.
+#[derive(Clone)]
+pub struct SocketRef {
+    pub(crate) driver: Arc<Driver>,
+    pub(crate) id: SocketId,
+    pub(crate) sid: ByteString,
+    pub(crate) nsp: ByteString,
+    pub(crate) state: Arc<SocketState>,
+}
+
+impl std::fmt::Debug for SocketRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SocketRef")
+            .field("id", &self.sid)
+            .field("nsp", &self.nsp)
+            .finish()
+    }
+}
+
+/// An event received from a client.
+#[derive(Debug, Clone)]
+pub struct Message {
+    packet: Packet,
+    ack: Option<AckSender>,
+}
+
+impl Message {
+    pub(crate) fn new(packet: Packet, ack: Option<AckSender>) -> Self {
+        Message { packet, ack }
+    }
+
+    /// The event name.
+    pub fn event(&self) -> String {
+        self.packet
+            .event_name()
+            .map(|n| n.into_owned())
+            .unwrap_or_default()
+    }
+
+    /// The arguments as user data (see [`sio_core::value::read_args`]: a tuple takes several
+    /// arguments, any other type the first one).
+    pub fn args<T: DeserializeOwned>(&self) -> Result<T, sio_core::value::ValueError> {
+        let data = self
+            .packet
+            .data
+            .as_ref()
+            .map(|d| d.as_bytes().as_ref())
+            .unwrap_or(b"[]");
+        sio_core::value::read_args(data, 1, &self.packet.attachments)
+    }
+
+    /// The raw JSON array of the event, its name first.
+    pub fn json(&self) -> &str {
+        self.packet.data.as_deref().unwrap_or("[]")
+    }
+
+    /// The binary attachments.
+    pub fn binary(&self) -> &[Bytes] {
+        &self.packet.attachments
+    }
+
+    /// The ack the client asked for, if any. Take it to answer.
+    pub fn ack(&mut self) -> Option<AckSender> {
+        self.ack.take()
+    }
+
+    /// Whether the client asked for an ack.
+    pub fn wants_ack(&self) -> bool {
+        self.ack.is_some()
+    }
+}
+
+/// Answers a client's event. Sending consumes it.
+#[derive(Clone)]
+pub struct AckSender {
+    socket: SocketRef,
+    id: u64,
+}
+
+impl std::fmt::Debug for AckSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AckSender").field("id", &self.id).finish()
+    }
+}
+
+impl AckSender {
+    /// Acknowledge with `args` (a tuple for several arguments, `()` for none).
+    pub fn send<T: ?Sized + Serialize>(self, args: &T) -> Result<(), EmitError> {
+        let mut json = Vec::new();
+        let mut attachments = Vec::new();
+        sio_core::value::write_args(&mut json, None, args, &mut attachments)?;
+        self.send_raw(
+            ByteString::from(String::from_utf8(json).expect("JSON is UTF-8")),
+            attachments,
+        )
+    }
+
+    /// Acknowledge with a raw JSON array and attachments.
+    pub fn send_raw(self, json: ByteString, attachments: Vec<Bytes>) -> Result<(), EmitError> {
+        let (socket, id) = (self.socket.id, self.id);
+        self.socket
+            .driver
+            .run(|inner, now| inner.core.ack(now, socket, id, json, attachments))?;
+        Ok(())
+    }
+}
+
+impl SocketRef {
+    pub(crate) fn from_state(driver: Arc<Driver>, id: SocketId, state: Arc<SocketState>) -> Self {
+        SocketRef {
+            driver,
+            id,
+            sid: state.sid.clone(),
+            nsp: state.nsp.clone(),
+            state,
+        }
+    }
+
+    pub(crate) fn message(&self, packet: Packet) -> Message {
+        let ack = packet.id.map(|id| AckSender {
+            socket: self.clone(),
+            id,
+        });
+        Message::new(packet, ack)
+    }
+
+    /// The socket's id (`socket.id`), also the name of its own room.
+    pub fn id(&self) -> &str {
+        &self.sid
+    }
+
+    /// The namespace.
+    pub fn ns(&self) -> &str {
+        &self.nsp
+    }
+
+    /// Listen to an event. Several listeners of one event all run, in registration order.
+    pub fn on<F, Fut>(&self, event: &str, handler: F)
+    where
+        F: Fn(SocketRef, Message) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let h: EventHandler = Arc::new(move |s, m| Box::pin(handler(s, m)));
+        self.state
+            .handlers
+            .lock()
+            .expect("listeners lock")
+            .events
+            .entry(event.to_owned())
+            .or_default()
+            .push(h);
+    }
+
+    /// Listen to every incoming event (Node's `onAny`), before the event's own listeners.
+    pub fn on_any<F, Fut>(&self, handler: F)
+    where
+        F: Fn(SocketRef, Message) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let h: EventHandler = Arc::new(move |s, m| Box::pin(handler(s, m)));
+        self.state
+            .handlers
+            .lock()
+            .expect("listeners lock")
+            .any
+            .push(h);
+    }
+
+    /// Observe every outgoing event of this socket (Node's `onAnyOutgoing`).
+    pub fn on_any_outgoing(&self, f: impl Fn(&str, &Emit) + Send + Sync + 'static) {
+        self.state
+            .handlers
+            .lock()
+            .expect("listeners lock")
+            .any_outgoing
+            .push(Arc::new(f));
+    }
+
+    /// Run when the socket is disconnecting, while it is still in its rooms.
+    pub fn on_disconnecting<F, Fut>(&self, handler: F)
+    where
+        F: Fn(SocketRef, DisconnectReason) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let h: DisconnectHandler = Arc::new(move |s, r| Box::pin(handler(s, r)));
+        self.state
+            .handlers
+            .lock()
+            .expect("listeners lock")
+            .disconnecting
+            .push(h);
+    }
+
+    /// Run when the socket has disconnected.
+    pub fn on_disconnect<F, Fut>(&self, handler: F)
+    where
+        F: Fn(SocketRef, DisconnectReason) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let h: DisconnectHandler = Arc::new(move |s, r| Box::pin(handler(s, r)));
+        self.state
+            .handlers
+            .lock()
+            .expect("listeners lock")
+            .disconnect
+            .push(h);
+    }
+
+    fn outgoing(&self, event: &str, emit: &Emit) {
+        let observers = self
+            .state
+            .handlers
+            .lock()
+            .expect("listeners lock")
+            .any_outgoing
+            .clone();
+        for o in observers {
+            o(event, emit);
+        }
+    }
+
+    /// Send an event with `args` (a tuple for several arguments, `()` for none; binary values
+    /// such as `bytes::Bytes` travel as attachments).
+    pub fn emit<T: ?Sized + Serialize>(&self, event: &str, args: &T) -> Result<(), EmitError> {
+        let emit = Emit::from_args(event, args)?;
+        self.emit_raw(event, emit)
+    }
+
+    /// Send a prepared event.
+    pub fn emit_raw(&self, event: &str, emit: Emit) -> Result<(), EmitError> {
+        self.outgoing(event, &emit);
+        let target = Target::room(&self.nsp, &self.sid);
+        self.driver
+            .run(|inner, now| inner.core.emit(now, &target, &emit))?;
+        Ok(())
+    }
+
+    /// Send an event and wait up to `timeout` for the client's ack; returns the ack's
+    /// arguments.
+    pub async fn emit_with_ack<T: ?Sized + Serialize, R: DeserializeOwned>(
+        &self,
+        event: &str,
+        args: &T,
+        timeout: Duration,
+    ) -> Result<R, AckError> {
+        let emit = Emit::from_args(event, args).map_err(EmitError::from)?;
+        self.outgoing(event, &emit);
+        let (tx, rx) = oneshot::channel();
+        let socket = self.id;
+        self.driver.run(|inner, now| -> Result<(), EmitError> {
+            let id = inner
+                .core
+                .emit_with_ack(now, socket, &emit, timeout.as_millis() as u64)?;
+            inner.acks.insert((socket, id), tx);
+            Ok(())
+        })?;
+        let packet = rx.await.map_err(|_| AckError::Disconnected)??;
+        let data = packet
+            .data
+            .as_ref()
+            .map(|d| d.as_bytes().as_ref())
+            .unwrap_or(b"[]");
+        Ok(sio_core::value::read_args(data, 0, &packet.attachments)?)
+    }
+
+    /// Join a room.
+    pub fn join(&self, room: &str) -> Result<(), EmitError> {
+        let socket = self.id;
+        self.driver.run(|inner, _| inner.core.join(socket, room))?;
+        Ok(())
+    }
+
+    /// Leave a room.
+    pub fn leave(&self, room: &str) -> Result<(), EmitError> {
+        let socket = self.id;
+        self.driver.run(|inner, _| inner.core.leave(socket, room))?;
+        Ok(())
+    }
+
+    /// The rooms of this socket, its own id room included.
+    pub fn rooms(&self) -> Vec<String> {
+        let inner = self.driver.lock();
+        inner
+            .core
+            .socket_rooms(self.id)
+            .map(|r| r.map(|r| r.to_string()).collect())
+            .unwrap_or_default()
+    }
+
+    /// A broadcast to the members of `room` (in this socket's namespace), sender included.
+    pub fn to(&self, room: &str) -> BroadcastOperator {
+        BroadcastOperator::new(self.driver.clone(), Target::room(&self.nsp, room))
+    }
+
+    /// A broadcast to every other socket of the namespace (Node's `socket.broadcast`).
+    pub fn broadcast(&self) -> BroadcastOperator {
+        BroadcastOperator::new(
+            self.driver.clone(),
+            Target::namespace(&self.nsp).except_socket(self.id),
+        )
+    }
+
+    /// The handshake data of this socket's connection.
+    pub fn handshake(&self) -> Option<sio_core::server::Handshake> {
+        self.driver.lock().core.socket_handshake(self.id).cloned()
+    }
+
+    /// The transport in use (`polling` or `websocket`).
+    pub fn transport(&self) -> Option<&'static str> {
+        self.driver
+            .lock()
+            .core
+            .socket_transport(self.id)
+            .map(|t| t.name())
+    }
+
+    /// Disconnect this socket from its namespace (`close`: the whole connection).
+    pub fn disconnect(&self, close: bool) -> Result<(), EmitError> {
+        let socket = self.id;
+        self.driver
+            .run(|inner, now| inner.core.disconnect(now, socket, close))?;
+        Ok(())
+    }
+
+    /// Whether the socket is still connected.
+    pub fn connected(&self) -> bool {
+        self.driver.lock().core.socket_sid(self.id).is_some()
+    }
+}
+
+/// Builds the target of a broadcast: `to`, `except`, then `emit`.
+#[derive(Clone)]
+pub struct BroadcastOperator {
+    driver: Arc<Driver>,
+    target: Target,
+    volatile: bool,
+}
+
+impl std::fmt::Debug for BroadcastOperator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BroadcastOperator")
+            .field("target", &self.target)
+            .finish()
+    }
+}
+
+impl BroadcastOperator {
+    pub(crate) fn new(driver: Arc<Driver>, target: Target) -> Self {
+        BroadcastOperator {
+            driver,
+            target,
+            volatile: false,
+        }
+    }
+
+    /// Also the members of `room`.
+    pub fn to(mut self, room: &str) -> Self {
+        self.target = self.target.to(room);
+        self
+    }
+
+    /// Not the members of `room` (a socket id excludes that socket).
+    pub fn except(mut self, room: &str) -> Self {
+        self.target = self.target.except(room);
+        self
+    }
+
+    /// Drop the event for recipients whose transport cannot take it at once.
+    pub fn volatile(mut self) -> Self {
+        self.volatile = true;
+        self
+    }
+
+    /// Send to every selected socket; returns how many it was sent to.
+    pub fn emit<T: ?Sized + Serialize>(&self, event: &str, args: &T) -> Result<usize, EmitError> {
+        let mut emit = Emit::from_args(event, args)?;
+        emit.volatile = self.volatile;
+        let target = &self.target;
+        Ok(self
+            .driver
+            .run(|inner, now| inner.core.emit(now, target, &emit))?)
+    }
+
+    /// Send to every selected socket and collect their acks for up to `timeout`. Returns the
+    /// answers (socket id, arguments) and an error if some socket did not answer in time.
+    pub async fn emit_with_ack<T: ?Sized + Serialize, R: DeserializeOwned>(
+        &self,
+        event: &str,
+        args: &T,
+        timeout: Duration,
+    ) -> Result<Vec<(String, R)>, AckError> {
+        let mut emit = Emit::from_args(event, args).map_err(EmitError::from)?;
+        emit.volatile = self.volatile;
+        let (tx, rx) = oneshot::channel();
+        let target = &self.target;
+        self.driver.run(|inner, now| -> Result<(), EmitError> {
+            let id =
+                inner
+                    .core
+                    .broadcast_with_ack(now, target, &emit, timeout.as_millis() as u64)?;
+            inner.broadcast_acks.insert(id, tx);
+            Ok(())
+        })?;
+        let (responses, timed_out) = rx.await.map_err(|_| AckError::Disconnected)?;
+        if timed_out {
+            return Err(AckError::Timeout);
+        }
+        let inner = self.driver.lock();
+        let mut out = Vec::with_capacity(responses.len());
+        for (socket, packet) in responses {
+            let sid = inner
+                .core
+                .socket_sid(socket)
+                .map(|s| s.to_string())
+                .unwrap_or_default();
+            let data = packet
+                .data
+                .as_ref()
+                .map(|d| d.as_bytes().as_ref())
+                .unwrap_or(b"[]");
+            out.push((
+                sid,
+                sio_core::value::read_args(data, 0, &packet.attachments)?,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// The ids of the selected sockets.
+    pub fn socket_ids(&self) -> Vec<String> {
+        let inner = self.driver.lock();
+        inner
+            .core
+            .recipients(&self.target)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|s| inner.core.socket_sid(s).map(|s| s.to_string()))
+            .collect()
+    }
+
+    /// Disconnect every selected socket.
+    pub fn disconnect(&self, close: bool) -> Result<(), EmitError> {
+        let target = &self.target;
+        self.driver.run(|inner, now| -> Result<(), EmitError> {
+            for s in inner.core.recipients(target)? {
+                // A socket may already be gone with an earlier one's connection.
+                let _ = inner.core.disconnect(now, s, close);
+            }
+            Ok(())
+        })
+    }
+}
