@@ -53,7 +53,8 @@ fn kib_event(c: &mut Criterion) {
     let mut g = c.benchmark_group("kib_event");
     let data = kib_event_data();
     let packet = socket::Packet::event("/", ByteString::from(data), Some(12), Vec::new());
-    let text = packet.encode().text.slice_ref(&packet.encode().text[1..]);
+    let encoded = packet.encode();
+    let text = encoded.text.slice_ref(&encoded.text[1..]);
     g.throughput(Throughput::Bytes(text.len() as u64));
     g.bench_function("encode", |b| b.iter(|| black_box(&packet).encode()));
     g.bench_function("decode", |b| {

@@ -320,8 +320,18 @@ fn reference_text(p: &socket::Packet) -> String {
 // ---------------------------------------------------------------------------------------
 // Properties
 
+/// 256 cases per property (a few seconds in debug), or `PROPTEST_CASES` when set, for longer
+/// runs such as `PROPTEST_CASES=100000 cargo test --release -p sio-core --test codec_props`.
+fn config() -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(256);
+    ProptestConfig::with_cases(cases)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(config())]
 
     /// (a) An Engine.IO packet's frame decodes back to the packet.
     #[test]

@@ -8,8 +8,11 @@ use std::path::Path;
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/corpus");
 
+/// A fuzz target's check.
+type Check = fn(&[u8]);
+
 /// Every fuzz target and its check.
-const TARGETS: [(&str, fn(&[u8])); 5] = [
+const TARGETS: [(&str, Check); 5] = [
     ("eio_packet", checks::eio_packet),
     ("eio_payload", checks::eio_payload),
     ("sio_packet", checks::sio_packet),
@@ -17,7 +20,7 @@ const TARGETS: [(&str, fn(&[u8])); 5] = [
     ("roundtrip", checks::roundtrip),
 ];
 
-fn replay(target: &str, check: fn(&[u8])) {
+fn replay(target: &str, check: Check) {
     let dir = Path::new(CORPUS).join(target);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))

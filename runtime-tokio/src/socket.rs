@@ -20,6 +20,7 @@ use crate::{AckError, EmitError};
 
 pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 pub(crate) type EventHandler = Arc<dyn Fn(SocketRef, Message) -> BoxFuture + Send + Sync>;
+pub(crate) type OutgoingObserver = Arc<dyn Fn(&str, &Emit) + Send + Sync>;
 pub(crate) type DisconnectHandler =
     Arc<dyn Fn(SocketRef, DisconnectReason) -> BoxFuture + Send + Sync>;
 
@@ -44,7 +45,7 @@ impl SocketState {
 pub(crate) struct Listeners {
     pub(crate) events: HashMap<String, Vec<EventHandler>>,
     pub(crate) any: Vec<EventHandler>,
-    pub(crate) any_outgoing: Vec<Arc<dyn Fn(&str, &Emit) + Send + Sync>>,
+    pub(crate) any_outgoing: Vec<OutgoingObserver>,
     pub(crate) disconnecting: Vec<DisconnectHandler>,
     pub(crate) disconnect: Vec<DisconnectHandler>,
 }

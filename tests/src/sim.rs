@@ -421,6 +421,15 @@ impl Sim {
         self.responses.get(&req)
     }
 
+    /// What a runtime tells the server about a request of `p`: its query string and the
+    /// peer's headers and address.
+    fn handshake_of(&self, p: PeerId, query: &str) -> Handshake {
+        Handshake {
+            query: query.to_owned(),
+            ..self.peers[p.0].options.handshake.clone()
+        }
+    }
+
     fn http_as(
         &mut self,
         p: PeerId,
@@ -440,7 +449,7 @@ impl Sim {
             "{now} > http {} {method:?} {query} {body:?}",
             req.0
         ));
-        let handshake = self.peers[p.0].options.handshake.clone();
+        let handshake = self.handshake_of(p, query);
         self.server
             .handle_http(now, req, method, query, body, move || handshake);
         self.drain();
@@ -456,7 +465,7 @@ impl Sim {
         self.ws_owner.insert(ws, p);
         let now = self.now();
         self.log.push(format!("{now} > ws open {} {query}", ws.0));
-        let handshake = self.peers[p.0].options.handshake.clone();
+        let handshake = self.handshake_of(p, query);
         let r = self
             .server
             .handle_ws_open(now, ws, query, move || handshake);
@@ -498,20 +507,28 @@ impl Sim {
         self.drain();
     }
 
-    /// Start the upgrade of a polling peer: open a WebSocket with its sid. The peer stops
-    /// polling on its own until the upgrade completes or fails.
+    /// Start the upgrade of a polling peer: open a WebSocket with its sid. `Err` is the
+    /// answer of a refused upgrade request; a WebSocket that the server accepted and closed
+    /// at once is returned (see [`Sim::ws_is_open`]) but is not a probe.
     pub fn start_upgrade(&mut self, p: PeerId) -> Result<WsId, HttpResponse> {
         let q = self.peers[p.0].query(TransportKind::WebSocket);
         let ws = self.ws_open(p, &q)?;
-        let peer = &mut self.peers[p.0];
-        peer.probe = Some(ws);
-        peer.upgrading = true;
+        if self.ws_is_open(ws) {
+            self.peers[p.0].probe = Some(ws);
+        }
         Ok(ws)
     }
 
-    /// Send `2probe` on the probe WebSocket.
+    /// Whether a WebSocket is open (neither side closed it).
+    pub fn ws_is_open(&self, ws: WsId) -> bool {
+        self.ws_owner.contains_key(&ws) && !self.ws_dead.contains(&ws)
+    }
+
+    /// Send `2probe` on the probe WebSocket. From now on the peer stops polling on its own
+    /// until the upgrade completes or fails, as clients pause polling during the upgrade.
     pub fn send_probe(&mut self, p: PeerId) {
         let ws = self.peers[p.0].probe.expect("upgrade started");
+        self.peers[p.0].upgrading = true;
         self.ws_send_text(ws, "2probe");
     }
 

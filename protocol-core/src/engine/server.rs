@@ -796,15 +796,17 @@ impl EngineServer {
             reason,
         });
         let session = self.sessions.get_mut(&id).expect("session exists");
+        // Without a parked GET, the client learns of the close on its next GET (with the
+        // frames still queued), as Node does, rather than from a 400 "Session ID unknown".
         let lingers = session.transport == TransportKind::Polling
             && session.parked.is_none()
-            && !session.queue.is_empty()
             && matches!(
                 reason,
                 CloseReason::ForcedClose | CloseReason::ServerShutdown
             );
         if lingers {
-            // Keep it until the next GET collects the frames, or the pong deadline passes.
+            // Keep it until the next GET collects the frames and `close`, or the pong deadline
+            // passes.
             self.timers
                 .remove(session.heartbeat.0, (id, session.heartbeat.1));
             let deadline = _now + self.config.ping_timeout;

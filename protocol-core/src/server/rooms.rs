@@ -165,7 +165,7 @@ mod tests {
         rooms.insert(ByteString::from("b"));
         ns.remove(SocketId(1), &rooms);
         assert_eq!(
-            sel(Target::room("/", "a").to("b")),
+            ns.select(&Target::room("/", "a").to("b")),
             [SocketId(0), SocketId(2)]
         );
         assert!(!ns.rooms().any(|r| r == "s1"));
