@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
-# Installs what the tests need (Node peers, cargo-fuzz) and runs every test:
+# Installs what the tests need (Chromium, Node peers, cargo-fuzz) and runs every test:
 # formatting, lints, unit/property/simulation/interop tests, the fuzz corpora, a fuzz smoke run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "== installing Chromium (Debian's package) for the browser test"
+  sudo_cmd=""
+  if [ "$(id -u)" -ne 0 ]; then sudo_cmd="sudo"; fi
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
+fi
 
 echo "== installing the Node peers (tests/js)"
 (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)

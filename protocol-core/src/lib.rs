@@ -44,6 +44,63 @@
 //!     value::read_args(decoded.data.as_ref().unwrap().as_bytes(), 1, &decoded.attachments).unwrap();
 //! assert_eq!((name.as_str(), &data[..]), ("notes.txt", &[1u8, 2, 3][..]));
 //! ```
+//!
+//! ## Driving the server
+//!
+//! [`server::Server`] is the whole Socket.IO server. The caller owns sockets, clocks and
+//! randomness (the seed is in the config): it feeds every transport input with `now` in
+//! milliseconds, drains [`server::Server::poll_output`] until `None` after *every* call, and
+//! calls `handle_timeout` at [`server::Server::poll_timeout`]. Application decisions (accept a
+//! namespace, ack, emit, join) are calls too; their effects come out of the same drain.
+//!
+//! ```
+//! use sio_core::engine::{server::{Transmit, WsId}, Frame};
+//! use sio_core::server::{Event, Output, Server, ServerConfig, Target, Emit};
+//!
+//! let mut server = Server::new(ServerConfig::default());
+//! let ws = WsId(1); // the runtime's name for a WebSocket it accepted
+//! let mut now = 0;
+//!
+//! // A client opens a WebSocket: the core writes the Engine.IO handshake on it.
+//! server.handle_ws_open(now, ws, "EIO=4&transport=websocket", Default::default).unwrap();
+//! let mut sent = Vec::new();
+//! let mut events = Vec::new();
+//! let mut drain = |server: &mut Server, sent: &mut Vec<String>, events: &mut Vec<Event>| {
+//!     while let Some(out) = server.poll_output() {
+//!         match out {
+//!             Output::Transmit(Transmit::Ws { frame: Frame::Text(t), .. }) => sent.push(t.to_string()),
+//!             Output::Transmit(_) => {}
+//!             Output::Event(e) => events.push(e),
+//!         }
+//!     }
+//! };
+//! drain(&mut server, &mut sent, &mut events);
+//! assert!(sent[0].starts_with(r#"0{"sid":"#));
+//!
+//! // It connects to the default namespace; the application accepts.
+//! now += 5;
+//! server.handle_ws_message(now, ws, Frame::Text("40".into()));
+//! drain(&mut server, &mut sent, &mut events);
+//! let Some(Event::ConnectRequest { id, .. }) = events.pop() else { panic!() };
+//! let socket = server.accept(now, id).unwrap();
+//! drain(&mut server, &mut sent, &mut events);
+//! assert!(sent[1].starts_with(r#"40{"sid":"#));
+//!
+//! // An event with an ack id reaches the application, which acknowledges it.
+//! server.handle_ws_message(now, ws, Frame::Text(r#"421["hello","world"]"#.into()));
+//! drain(&mut server, &mut sent, &mut events);
+//! let Some(Event::Message { packet, .. }) = events.pop() else { panic!() };
+//! assert_eq!(packet.event_name().as_deref(), Some("hello"));
+//! server.ack(now, socket, packet.id.unwrap(), r#"["ok"]"#.into(), vec![]).unwrap();
+//!
+//! // A broadcast to the namespace, encoded once for every recipient.
+//! server.emit(now, &Target::namespace("/"), &Emit::new(r#"["news",1]"#)).unwrap();
+//! drain(&mut server, &mut sent, &mut events);
+//! assert_eq!(&sent[2..], [r#"431["ok"]"#, r#"42["news",1]"#]);
+//!
+//! // The next deadline is the first heartbeat: 25 s after the handshake.
+//! assert_eq!(server.poll_timeout(), Some(25_000));
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -135,6 +135,8 @@ fn client_leaving_one_namespace_keeps_the_others() {
     let [root, admin, chat] = multiplexed(&mut sim, p);
     sim.cmd(|s, _| s.join(admin, "staff")).unwrap();
     let admin_sid = sim.server.socket_sid(admin).unwrap().clone();
+    let mut rooms = vec![admin_sid, "staff".into()];
+    rooms.sort();
     sim.send_sio_text(p, "1/admin,");
     assert_eq!(
         sim.take_events(),
@@ -142,7 +144,7 @@ fn client_leaving_one_namespace_keeps_the_others() {
             Event::Disconnecting {
                 socket: admin,
                 reason: DisconnectReason::ClientNamespaceDisconnect,
-                rooms: vec![admin_sid, "staff".into()],
+                rooms,
             },
             Event::Disconnect {
                 socket: admin,
