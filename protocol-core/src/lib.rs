@@ -104,6 +104,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod client;
 pub mod engine;
 pub mod id;
 pub mod limits;

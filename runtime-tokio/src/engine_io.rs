@@ -94,6 +94,19 @@ impl EngineIo {
     pub fn serve(&self, listener: TcpListener) -> impl Future<Output = std::io::Result<()>> + '_ {
         self.io.serve(listener)
     }
+
+    /// Serve on `listener` until `signal` completes, then shut down (see
+    /// [`SocketIo::serve_with_shutdown`]).
+    pub async fn serve_with_shutdown<F>(
+        &self,
+        listener: TcpListener,
+        signal: F,
+    ) -> std::io::Result<()>
+    where
+        F: Future<Output = ()>,
+    {
+        self.io.serve_with_shutdown(listener, signal).await
+    }
 }
 
 /// Deliver an Engine.IO event to the handler.

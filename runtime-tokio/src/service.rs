@@ -99,10 +99,32 @@ impl SocketIo {
     /// Serve HTTP/1.1 (keep-alive, upgrades) on `listener` until the listener fails. Requests
     /// outside the server's path get 404.
     pub async fn serve(&self, listener: TcpListener) -> std::io::Result<()> {
+        self.serve_with_shutdown(listener, std::future::pending())
+            .await
+    }
+
+    /// [`serve`](Self::serve) until `signal` completes, then shut down: stop accepting and
+    /// close the listener (its port is free again when this returns), close every Engine.IO
+    /// connection (sockets disconnect with `server shutting down`), and let the open HTTP
+    /// connections finish their requests in flight before they close.
+    pub async fn serve_with_shutdown<F>(
+        &self,
+        listener: TcpListener,
+        signal: F,
+    ) -> std::io::Result<()>
+    where
+        F: Future<Output = ()>,
+    {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut signal = std::pin::pin!(signal);
         loop {
-            let (stream, addr) = listener.accept().await?;
+            let (stream, addr) = tokio::select! {
+                accepted = listener.accept() => accepted?,
+                () = &mut signal => break,
+            };
             let _ = stream.set_nodelay(true);
             let io = self.clone();
+            let mut stop = stop_rx.clone();
             tokio::spawn(async move {
                 let svc =
                     hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
@@ -120,11 +142,27 @@ impl SocketIo {
                     .keep_alive(true)
                     .serve_connection(TokioIo::new(stream), svc)
                     .with_upgrades();
-                if let Err(e) = conn.await {
+                let mut conn = std::pin::pin!(conn);
+                // Only an explicit shutdown; a dropped sender (the listener failed) is not one.
+                let stopped = async move { stop.wait_for(|stop| *stop).await.is_ok() };
+                let result = tokio::select! {
+                    r = conn.as_mut() => r,
+                    true = stopped => {
+                        conn.as_mut().graceful_shutdown();
+                        conn.await
+                    }
+                };
+                if let Err(e) = result {
                     tracing::debug!(error = %e, "http connection ended with an error");
                 }
             });
         }
+        drop(listener);
+        // Answer the parked polls and close the WebSockets before the HTTP connections are
+        // told to finish, so that no request is left waiting.
+        self.close();
+        let _ = stop_tx.send(true);
+        Ok(())
     }
 
     pub(crate) fn matches(&self, path: &str) -> bool {

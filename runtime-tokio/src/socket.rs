@@ -339,9 +339,13 @@ impl SocketRef {
             .unwrap_or_default()
     }
 
-    /// A broadcast to the members of `room` (in this socket's namespace), sender included.
+    /// A broadcast to the members of `room` in this socket's namespace, except this socket
+    /// (Node's `socket.to(room)`).
     pub fn to(&self, room: &str) -> BroadcastOperator {
-        BroadcastOperator::new(self.driver.clone(), Target::room(&self.nsp, room))
+        BroadcastOperator::new(
+            self.driver.clone(),
+            Target::room(&self.nsp, room).except_socket(self.id),
+        )
     }
 
     /// A broadcast to every other socket of the namespace (Node's `socket.broadcast`).

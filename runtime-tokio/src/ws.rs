@@ -12,6 +12,7 @@ use sio_core::engine::server::WsId;
 use sio_core::engine::Frame;
 use sio_core::ByteString;
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_tungstenite::tungstenite::error::{Error as WsError, ProtocolError};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
@@ -31,15 +32,19 @@ pub(crate) async fn run<S>(
     loop {
         let close = outbox.take(&mut frames);
         if !frames.is_empty() {
-            let mut failed = false;
+            let mut result = Ok(());
             for f in frames.drain(..) {
-                if sink.feed(to_message(f)).await.is_err() {
-                    failed = true;
+                result = sink.feed(to_message(f)).await;
+                if result.is_err() {
                     break;
                 }
             }
-            if failed || sink.flush().await.is_err() {
-                error = true;
+            if result.is_ok() {
+                result = sink.flush().await;
+            }
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "websocket write failed");
+                error = is_protocol_error(&e);
                 break;
             }
         }
@@ -60,7 +65,7 @@ pub(crate) async fn run<S>(
                     Some(Ok(_)) => continue,
                     Some(Err(e)) => {
                         tracing::debug!(error = %e, "websocket read failed");
-                        error = true;
+                        error = is_protocol_error(&e);
                         break;
                     }
                 };
@@ -73,6 +78,19 @@ pub(crate) async fn run<S>(
         inner.outboxes.remove(&ws);
         inner.core.handle_ws_closed(now, ws, error)
     });
+}
+
+/// Whether a WebSocket failure is the peer breaking the protocol (an oversized message, a bad
+/// frame: `transport error`) rather than the connection going away (a reset, an end without a
+/// close frame: `transport close`), as Node's `ws` tells them apart.
+fn is_protocol_error(e: &WsError) -> bool {
+    !matches!(
+        e,
+        WsError::ConnectionClosed
+            | WsError::AlreadyClosed
+            | WsError::Io(_)
+            | WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake)
+    )
 }
 
 fn to_message(f: Frame) -> Message {

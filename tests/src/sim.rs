@@ -113,7 +113,8 @@ pub struct Peer {
     pub probe: Option<WsId>,
     /// The GET waiting at the server for an answer.
     pub parked: Option<RequestId>,
-    /// The peer saw its session end (a `close` packet, or its WebSocket closed).
+    /// The peer saw its session end (a `close` packet, its WebSocket closed, or an HTTP
+    /// error answering one of its polls or posts).
     pub closed: bool,
     /// Every Engine.IO packet received, with its arrival time.
     pub eio: Vec<(Millis, engine::Packet)>,
@@ -502,6 +503,9 @@ impl Sim {
                 peer.probe = None;
                 peer.upgrading = false;
             }
+            if peer.ws == Some(ws) {
+                peer.closed = true;
+            }
         }
         self.server.handle_ws_closed(now, ws, error);
         self.drain();
@@ -543,17 +547,27 @@ impl Sim {
         self.ws_send_text(ws, "5");
     }
 
-    /// The whole upgrade of a polling peer: probe, check `3probe`, upgrade.
+    /// The whole upgrade of a polling peer: probe, check `3probe`, upgrade. Panics if the
+    /// server does not go along.
     pub fn upgrade(&mut self, p: PeerId) -> WsId {
-        let ws = self.start_upgrade(p).expect("upgrade accepted");
+        self.try_upgrade(p).expect("upgrade completed")
+    }
+
+    /// The whole upgrade of a polling peer, giving up (as a client would) if the server
+    /// refuses the WebSocket, closes it or does not answer the probe.
+    pub fn try_upgrade(&mut self, p: PeerId) -> Option<WsId> {
+        let ws = self.start_upgrade(p).ok()?;
+        self.peers[p.0].probe?;
         self.send_probe(p);
         let answered = self.peers[p.0]
             .ws_frames
             .iter()
             .any(|(w, f)| *w == ws && *f == Frame::Text(ByteString::from_static("3probe")));
-        assert!(answered, "no 3probe");
+        if !answered || !self.ws_is_open(ws) {
+            return None;
+        }
         self.finish_upgrade(p);
-        ws
+        Some(ws)
     }
 
     // ----- Engine.IO / Socket.IO ---------------------------------------------------------
@@ -814,6 +828,10 @@ impl Sim {
         peer.responses.push((req, response.clone()));
         if peer.parked == Some(req) {
             peer.parked = None;
+        }
+        if matches!(kind, ReqKind::Poll | ReqKind::Post) && response.status != 200 {
+            // A client gives up on a session whose requests fail.
+            peer.closed = true;
         }
         match kind {
             ReqKind::Handshake if response.status == 200 => {

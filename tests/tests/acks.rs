@@ -58,7 +58,9 @@ fn acks_in_a_namespace_carry_it() {
     sim.take_events();
     sim.send_sio_text(p, r#"2/admin,7["q"]"#);
     let events = sim.take_events();
-    assert!(matches!(&events[..], [Event::Message { socket, packet }] if *socket == admin && packet.id == Some(7)));
+    assert!(
+        matches!(&events[..], [Event::Message { socket, packet }] if *socket == admin && packet.id == Some(7))
+    );
     sim.cmd(|s, now| s.ack(now, admin, 7, "[]".into(), vec![]))
         .unwrap();
     assert_eq!(sim.take_sio_text(p), ["3/admin,7[]"]);
@@ -74,7 +76,7 @@ fn echo_app_acks_with_the_event_arguments() {
 
 #[test]
 fn ack_misuse_is_an_error() {
-    let (mut sim, _, socket) = setup(true);
+    let (mut sim, p, socket) = setup(true);
     assert_eq!(
         sim.cmd(|s, now| s.ack(now, socket, 1, r#"{"not":"array"}"#.into(), vec![])),
         Err(ServerError::InvalidAckData)
@@ -92,6 +94,21 @@ fn ack_misuse_is_an_error() {
         sim.cmd(|s, now| s.emit_with_ack(now, socket, &Emit::new("[1,2"), 100)),
         Err(ServerError::InvalidEventData)
     );
+    // What a client could not decode is refused here rather than sent.
+    for bad in ["[1,", "[] x", r#"[{"_placeholder":true,"num":2}]"#] {
+        let attachments = if bad.contains("placeholder") {
+            vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")]
+        } else {
+            vec![]
+        };
+        assert_eq!(
+            sim.cmd(|s, now| s.ack(now, socket, 1, bad.into(), attachments)),
+            Err(ServerError::InvalidAckData),
+            "{bad}"
+        );
+    }
+    assert!(sim.take_sio(p).is_empty(), "nothing was sent");
+    assert!(!sim.peer(p).closed);
 }
 
 #[test]
@@ -223,16 +240,16 @@ fn binary_acks_both_ways() {
             .unwrap();
         let packet = sio_core::socket::Packet::ack(
             "/",
-            ByteString::from_static(r#"[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#),
+            ByteString::from_static(
+                r#"[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#,
+            ),
             a,
             vec![Bytes::from_static(b"one"), Bytes::from_static(b"two")],
         );
         sim.send_sio(p, &packet);
         let events = sim.take_events();
         let [Event::AckReceived {
-            ack,
-            packet: got,
-            ..
+            ack, packet: got, ..
         }] = &events[..]
         else {
             panic!("{events:?}")

@@ -142,7 +142,11 @@ fn a_recipient_disconnecting_does_not_block_completion() {
     assert!(events
         .iter()
         .any(|e| matches!(e, Event::Disconnect { socket, .. } if *socket == peers[2].1)));
-    assert_eq!(sim.now(), 100, "completed at the disconnect, not the timeout");
+    assert_eq!(
+        sim.now(),
+        100,
+        "completed at the disconnect, not the timeout"
+    );
     sim.run_until(20_000);
     assert!(completions(&sim.take_events()).is_empty());
 }

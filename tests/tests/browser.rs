@@ -37,7 +37,8 @@ fn chromium_chats_with_a_node_client_through_the_demo() {
     let root = root();
     let js = root.join("tests/js");
     assert!(
-        js.join("node_modules/playwright-core").exists() && js.join("node_modules/socket.io-client").exists(),
+        js.join("node_modules/playwright-core").exists()
+            && js.join("node_modules/socket.io-client").exists(),
         "tests/js/node_modules is missing: run the README's test command (bash scripts/test.sh)"
     );
     let chromium = chromium();
@@ -61,7 +62,10 @@ fn chromium_chats_with_a_node_client_through_the_demo() {
     let mut server = KillOnDrop(
         Command::new(&bin)
             .env("SIO_ADDR", &addr)
-            .env("SIO_CLIENT_DIR", js.join("node_modules/socket.io-client/dist"))
+            .env(
+                "SIO_CLIENT_DIR",
+                js.join("node_modules/socket.io-client/dist"),
+            )
             .stdout(Stdio::piped())
             .spawn()
             .expect("the demo starts"),

@@ -55,10 +55,20 @@ fn client_close_packet_without_a_parked_get() {
     let mut sim = Sim::new(test_config(1));
     let (p, socket) = polling(&mut sim);
     sim.take_events();
-    // Packets after `close` in the same payload are ignored.
-    assert_eq!(body_text(&sim.post(p, "1\x1e42[\"late\"]")), "ok");
+    // Packets before `close` in the same payload are delivered, those after it ignored.
+    let r = sim.post(p, "42[\"before\"]\x1e1\x1e42[\"late\"]");
+    assert_eq!(body_text(&r), "ok");
+    let events = sim.take_events();
+    let messages: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message { packet, .. } => packet.data.as_deref().map(str::to_owned),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(messages, [r#"["before"]"#]);
     assert_eq!(
-        disconnects(&sim.take_events()),
+        disconnects(&events),
         [(socket, DisconnectReason::TransportClose)]
     );
     assert_eq!(sim.server.engine().session_count(), 0);

@@ -81,7 +81,9 @@ fn dynamic_namespaces_reach_the_app() {
 
 fn multiplexed(sim: &mut Sim, p: PeerId) -> [SocketId; 3] {
     let root = sim.connect(p, "/", None).unwrap();
-    let admin = sim.connect(p, "/admin", Some(r#"{"role":"admin"}"#)).unwrap();
+    let admin = sim
+        .connect(p, "/admin", Some(r#"{"role":"admin"}"#))
+        .unwrap();
     let chat = sim.connect(p, "/chat", None).unwrap();
     sim.take_sio(p);
     sim.take_events();

@@ -84,7 +84,11 @@ impl Room {
     }
 
     fn sid(&self, i: usize) -> String {
-        self.sim.server.socket_sid(self.peers[i].1).unwrap().to_string()
+        self.sim
+            .server
+            .socket_sid(self.peers[i].1)
+            .unwrap()
+            .to_string()
     }
 }
 
@@ -129,7 +133,10 @@ fn union_of_rooms_reaches_each_member_once() {
         r.join(i, room);
     }
     assert_eq!(r.reach(&Target::room("/", "a").to("b")), [0, 1, 2]);
-    assert_eq!(r.reach(&Target::room("/", "a").to("b").to("c")), [0, 1, 2, 3]);
+    assert_eq!(
+        r.reach(&Target::room("/", "a").to("b").to("c")),
+        [0, 1, 2, 3]
+    );
     assert_eq!(r.reach(&Target::room("/", "a").to("a")), [0, 1]);
     assert_eq!(r.reach(&Target::room("/", "a").to("nobody")), [0, 1]);
 }
@@ -148,10 +155,7 @@ fn except_rooms_and_sockets() {
     );
     let s2 = r.peers[2].1;
     let s3 = r.peers[3].1;
-    assert_eq!(
-        r.reach(&Target::room("/", "a").except_socket(s2)),
-        [0, 1]
-    );
+    assert_eq!(r.reach(&Target::room("/", "a").except_socket(s2)), [0, 1]);
     assert_eq!(
         r.reach(
             &Target::namespace("/")
@@ -163,7 +167,10 @@ fn except_rooms_and_sockets() {
     );
     // Excepting a socket's own id room excepts that socket.
     let sid = r.sid(5);
-    assert_eq!(r.reach(&Target::namespace("/").except(&sid)), [0, 1, 2, 3, 4]);
+    assert_eq!(
+        r.reach(&Target::namespace("/").except(&sid)),
+        [0, 1, 2, 3, 4]
+    );
 }
 
 #[test]
@@ -192,7 +199,11 @@ fn whole_namespace_and_other_namespaces() {
     r.join(0, "a");
     assert_eq!(r.reach(&Target::room("/other", "a")), [6]);
     assert_eq!(r.reach(&Target::room("/", "a")), [0]);
-    assert!(r.sim.server.recipients(&Target::namespace("/nope")).is_err());
+    assert!(r
+        .sim
+        .server
+        .recipients(&Target::namespace("/nope"))
+        .is_err());
 }
 
 #[test]
@@ -211,7 +222,12 @@ fn disconnect_leaves_every_room() {
         assert_eq!(r.reach(&Target::room("/", room)), [4]);
     }
     assert_eq!(r.reach(&Target::room("/", &sid2)), Vec::<usize>::new());
-    assert!(!r.sim.server.namespace_rooms("/").iter().any(|x| **x == *sid2));
+    assert!(!r
+        .sim
+        .server
+        .namespace_rooms("/")
+        .iter()
+        .any(|x| **x == *sid2));
     // Rooms emptied by departures disappear.
     r.leave(4, "a");
     let rooms: BTreeSet<String> = r
@@ -288,11 +304,42 @@ fn misuse_is_an_error() {
     let ghost = SocketId(12345);
     assert!(r.sim.server.join(ghost, "a").is_err());
     assert!(r.sim.server.leave(ghost, "a").is_err());
-    let e = Emit::new(r#"{"not":"an array"}"#);
+    // Data a client could not decode is refused, not sent to every recipient.
+    let bad = [
+        r#"{"not":"an array"}"#,
+        "[]",
+        r#"["x""#,
+        r#"["x"] trailing"#,
+        r#"["connect"]"#,
+        r#"["disconnect",1]"#,
+        r#"[true]"#,
+    ];
+    for data in bad {
+        let e = Emit::new(data);
+        assert_eq!(
+            r.sim.cmd(|s, now| s.emit(now, &Target::namespace("/"), &e)),
+            Err(sio_core::server::ServerError::InvalidEventData),
+            "{data}"
+        );
+    }
+    let e = Emit {
+        data: r#"["bin",{"_placeholder":true,"num":1}]"#.into(),
+        attachments: vec![sio_core::Bytes::from_static(b"only one")],
+        volatile: false,
+    };
     assert!(r
         .sim
         .cmd(|s, now| s.emit(now, &Target::namespace("/"), &e))
         .is_err());
+    for (p, _) in r.peers.clone() {
+        assert!(r.sim.take_sio(p).is_empty(), "nothing was sent");
+    }
+    // A numeric event name is fine, as in Node.
+    let e = Emit::new("[42,\"x\"]");
+    assert_eq!(
+        r.sim.cmd(|s, now| s.emit(now, &Target::namespace("/"), &e)),
+        Ok(6)
+    );
     let e = Emit::new(r#"["x"]"#);
     assert!(r
         .sim

@@ -22,7 +22,10 @@ fn manual_polling(sim: &mut Sim) -> PeerId {
 fn dropped_for_polling_without_a_parked_get() {
     let mut sim = Sim::new(test_config(1));
     let p = manual_polling(&mut sim);
-    assert_eq!(volatile(&mut sim, &Target::namespace("/"), r#"["lost"]"#), 0);
+    assert_eq!(
+        volatile(&mut sim, &Target::namespace("/"), r#"["lost"]"#),
+        0
+    );
     // A regular emit still queues.
     let e = Emit::new(r#"["kept"]"#);
     sim.cmd(|s, now| s.emit(now, &Target::namespace("/"), &e))
@@ -39,7 +42,10 @@ fn delivered_to_polling_with_a_parked_get() {
     assert_eq!(volatile(&mut sim, &Target::namespace("/"), r#"["now"]"#), 1);
     assert_eq!(body_text(sim.response(req).unwrap()), r#"42["now"]"#);
     // The GET was used up: the next volatile emit is dropped.
-    assert_eq!(volatile(&mut sim, &Target::namespace("/"), r#"["again"]"#), 0);
+    assert_eq!(
+        volatile(&mut sim, &Target::namespace("/"), r#"["again"]"#),
+        0
+    );
 }
 
 #[test]
@@ -54,7 +60,10 @@ fn delivered_on_websocket() {
             1
         );
     }
-    assert_eq!(sim.take_sio_text(p), [r#"2["v",0]"#, r#"2["v",1]"#, r#"2["v",2]"#]);
+    assert_eq!(
+        sim.take_sio_text(p),
+        [r#"2["v",0]"#, r#"2["v",1]"#, r#"2["v",2]"#]
+    );
 }
 
 #[test]
@@ -66,11 +75,18 @@ fn mixed_recipients_get_what_their_transport_allows() {
     let waiting = manual_polling(&mut sim);
     let req = sim.poll(waiting);
     sim.take_sio(ws);
-    assert_eq!(volatile(&mut sim, &Target::namespace("/"), r#"["tick"]"#), 2);
+    assert_eq!(
+        volatile(&mut sim, &Target::namespace("/"), r#"["tick"]"#),
+        2
+    );
     assert_eq!(sim.take_sio_text(ws), [r#"2["tick"]"#]);
     assert_eq!(body_text(sim.response(req).unwrap()), r#"42["tick"]"#);
     let req = sim.poll(idle);
-    assert_eq!(sim.response(req), None, "nothing was queued for the idle poller");
+    assert_eq!(
+        sim.response(req),
+        None,
+        "nothing was queued for the idle poller"
+    );
 }
 
 #[test]
@@ -81,9 +97,15 @@ fn dropped_during_an_upgrade_then_delivered_on_the_websocket() {
     sim.start_upgrade(p).unwrap();
     assert_eq!(volatile(&mut sim, &Target::namespace("/"), r#"["mid"]"#), 0);
     sim.send_probe(p);
-    assert_eq!(volatile(&mut sim, &Target::namespace("/"), r#"["mid2"]"#), 0);
+    assert_eq!(
+        volatile(&mut sim, &Target::namespace("/"), r#"["mid2"]"#),
+        0
+    );
     sim.finish_upgrade(p);
-    assert_eq!(volatile(&mut sim, &Target::namespace("/"), r#"["after"]"#), 1);
+    assert_eq!(
+        volatile(&mut sim, &Target::namespace("/"), r#"["after"]"#),
+        1
+    );
     assert_eq!(sim.take_sio_text(p), [r#"2["after"]"#]);
 }
 

@@ -1,5 +1,6 @@
 //! Engine.IO v4: packets, polling payloads and the handshake.
 
+pub mod client;
 pub mod handshake;
 pub mod packet;
 pub mod payload;

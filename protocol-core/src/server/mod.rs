@@ -220,9 +220,10 @@ pub enum ServerError {
     UnknownConnect(ConnectId),
     /// The namespace was never added and dynamic namespaces are off.
     UnknownNamespace(String),
-    /// The data of an event is not a JSON array starting with an event name.
+    /// The data of an event is not a JSON array starting with an event name that is not
+    /// reserved, or its placeholders do not match its attachments.
     InvalidEventData,
-    /// The ack data is not a JSON array.
+    /// The ack data is not a JSON array, or its placeholders do not match its attachments.
     InvalidAckData,
 }
 
@@ -569,7 +570,7 @@ impl Server {
         match r {
             Ok(Some(p)) => self.on_packet(now, session, p),
             Ok(None) => {}
-            Err(_) => self.engine.close(now, session, CloseReason::ParseError),
+            Err(_) => self.close_conn(now, session, CloseReason::ParseError),
         }
     }
 
@@ -642,9 +643,16 @@ impl Server {
                 // A packet that makes no sense in this state (an event for a namespace the
                 // client did not join, a CONNECT_ERROR from a client, a second CONNECT):
                 // Node closes the connection.
-                self.engine.close(now, session, CloseReason::ForcedClose);
+                self.close_conn(now, session, CloseReason::ForcedClose);
             }
         }
+    }
+
+    /// Close a connection because of what its peer sent. Its sockets go at once: packets that
+    /// arrived after the offending one (later in the same payload) are not delivered.
+    fn close_conn(&mut self, now: Millis, session: SessionId, reason: CloseReason) {
+        self.engine.close(now, session, reason);
+        self.on_conn_closed(session, DisconnectReason::from_engine(reason));
     }
 
     fn on_conn_closed(&mut self, session: SessionId, reason: DisconnectReason) {
@@ -868,12 +876,12 @@ impl Server {
             .sockets
             .get(&socket)
             .ok_or(ServerError::UnknownSocket(socket))?;
-        if !data.trim_start().starts_with('[') {
+        let encoded = Packet::ack(s.nsp.clone(), data, id, attachments).encode();
+        if !client_decodes(&encoded) {
             return Err(ServerError::InvalidAckData);
         }
-        let packet = Packet::ack(s.nsp.clone(), data, id, attachments);
         let session = s.session;
-        self.send_packet(now, session, &packet.encode(), false);
+        self.send_packet(now, session, &encoded, false);
         Ok(())
     }
 
@@ -928,7 +936,11 @@ impl Server {
             vec![socket]
         };
         for t in targets {
-            let nsp = self.sockets[&t].nsp.clone();
+            // Sending may overflow the connection's queue and close it, taking the remaining
+            // sockets with it.
+            let Some(nsp) = self.sockets.get(&t).map(|s| s.nsp.clone()) else {
+                continue;
+            };
             self.send_packet(now, session, &Packet::disconnect(nsp).encode(), false);
             self.remove_socket(t, DisconnectReason::ServerNamespaceDisconnect);
         }
@@ -1031,16 +1043,17 @@ impl Server {
         emit: &Emit,
         ack: Option<u64>,
     ) -> Result<Encoded, ServerError> {
-        if crate::socket::packet::event_name_of(&emit.data).is_none() {
-            return Err(ServerError::InvalidEventData);
-        }
         let packet = Packet::event(
             nsp.clone(),
             emit.data.clone(),
             ack,
             emit.attachments.clone(),
         );
-        Ok(packet.encode())
+        let encoded = packet.encode();
+        if !client_decodes(&encoded) {
+            return Err(ServerError::InvalidEventData);
+        }
+        Ok(encoded)
     }
 
     /// Send an encoded packet to a session; false if dropped (volatile) or the session is gone.
@@ -1105,5 +1118,28 @@ impl Server {
             }
         }
         self.events.push_back(Event::Disconnect { socket, reason });
+    }
+}
+
+/// Whether a client can decode `encoded` (its JSON, event name and placeholders), checked
+/// once per command so that bad application data is an `Err` rather than a parse error that
+/// disconnects every recipient.
+fn client_decodes(encoded: &Encoded) -> bool {
+    const UNBOUNDED: crate::limits::Limits = crate::limits::Limits {
+        max_payload: usize::MAX,
+        max_attachments: usize::MAX,
+        max_namespace_len: usize::MAX,
+    };
+    // Skip the Engine.IO `4`.
+    let text = encoded.text.slice_ref(&encoded.text[1..]);
+    match Packet::decode(&text, &UNBOUNDED) {
+        Ok((packet, count)) => {
+            count == encoded.attachments.len()
+                && (count == 0
+                    || packet.data.as_ref().is_some_and(|d| {
+                        crate::value::check_placeholders(d.as_bytes(), count).is_ok()
+                    }))
+        }
+        Err(_) => false,
     }
 }

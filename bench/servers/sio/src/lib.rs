@@ -1,0 +1,89 @@
+//! The handlers every server of the bench has, on sio-tokio:
+//!
+//! - `echo`: acknowledged with the same arguments;
+//! - `join` (room name): joins the room, then acknowledges (no arguments) if asked;
+//! - `start-broadcast` (room, interval ms, count): the server's own timer emits
+//!   `tick` (seq, send time in µs since the Unix epoch) to the room every interval, `count`
+//!   times, then `done` (count).
+#![forbid(unsafe_code)]
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::value::RawValue;
+use sio_tokio::{Message, SocketIo};
+
+/// How `echo` builds its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EchoMode {
+    /// Split the raw JSON array and answer with its arguments as they came (no values built).
+    Raw,
+    /// Deserialize the first argument into a `serde_json::Value` and serialize it back (what
+    /// a typed handler does; socketioxide's `Data<Value>` does the same).
+    Typed,
+}
+
+/// Microseconds since the Unix epoch.
+pub fn micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+/// The arguments of an event (its JSON array without the event name), as a JSON array.
+pub fn args_json(msg: &Message) -> String {
+    let all: Vec<&RawValue> = serde_json::from_str(msg.json()).unwrap_or_default();
+    let mut out = String::with_capacity(msg.json().len());
+    out.push('[');
+    for (i, v) in all.iter().skip(1).enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(v.get());
+    }
+    out.push(']');
+    out
+}
+
+/// Emit `count` ticks to `room`, one every `interval_ms`, then `done`.
+pub async fn ticker(io: SocketIo, room: String, interval_ms: u64, count: u64) {
+    let mut every = tokio::time::interval(Duration::from_millis(interval_ms.max(1)));
+    for seq in 0..count {
+        every.tick().await;
+        let _ = io.to(&room).emit("tick", &(seq, micros()));
+    }
+    let _ = io.to(&room).emit("done", &count);
+}
+
+/// Register the bench's handlers on namespace `/` of `io`.
+pub fn install(io: &SocketIo, mode: EchoMode) {
+    let handle = io.clone();
+    io.ns("/", move |socket, _req| {
+        socket.on("echo", move |_socket, mut msg| async move {
+            let Some(ack) = msg.ack() else { return };
+            let _ = match mode {
+                EchoMode::Raw => ack.send_raw(args_json(&msg).into(), msg.binary().to_vec()),
+                EchoMode::Typed => {
+                    let v: serde_json::Value = msg.args().unwrap_or_default();
+                    ack.send(&v)
+                }
+            };
+        });
+        socket.on("join", |socket, mut msg| async move {
+            let room: String = msg.args().unwrap_or_default();
+            let _ = socket.join(&room);
+            if let Some(ack) = msg.ack() {
+                let _ = ack.send(&());
+            }
+        });
+        let io = handle.clone();
+        socket.on("start-broadcast", move |_socket, msg| {
+            let io = io.clone();
+            async move {
+                if let Ok((room, interval, count)) = msg.args::<(String, u64, u64)>() {
+                    tokio::spawn(ticker(io, room, interval, count));
+                }
+            }
+        });
+    });
+}

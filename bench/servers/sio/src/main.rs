@@ -1,0 +1,35 @@
+//! The sio-tokio bench server: `PORT` (default 3000) on 127.0.0.1, default options (Node's),
+//! the handlers of [`sio_bench_server::install`].
+//!
+//! `BENCH_THREADS=1` runs it on a current-thread runtime (default: tokio's multi-thread
+//! runtime, one worker per core); `SIO_ECHO=typed` answers `echo` through a
+//! `serde_json::Value` instead of the raw arguments.
+#![forbid(unsafe_code)]
+
+use sio_bench_server::{install, EchoMode};
+use sio_tokio::{ServerOptions, SocketIo};
+
+async fn serve(port: u16, mode: EchoMode) -> std::io::Result<()> {
+    let io = SocketIo::new(ServerOptions::default());
+    install(&io, mode);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    println!("sio-tokio bench server on 127.0.0.1:{port}");
+    io.serve(listener).await
+}
+
+fn main() -> std::io::Result<()> {
+    let port = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
+    let mode = match std::env::var("SIO_ECHO").as_deref() {
+        Ok("typed") => EchoMode::Typed,
+        _ => EchoMode::Raw,
+    };
+    let mut rt = if std::env::var("BENCH_THREADS").as_deref() == Ok("1") {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    rt.enable_all().build()?.block_on(serve(port, mode))
+}
