@@ -247,14 +247,25 @@ pub(crate) fn on_event(driver: &Arc<Driver>, event: Event, state: Option<Arc<Soc
                 .event_name()
                 .map(|n| n.into_owned())
                 .unwrap_or_default();
-            let (any, handlers) = {
+            let (middlewares, any, handlers, on_error) = {
                 let l = state.handlers.lock().expect("listeners lock");
                 (
+                    l.packet_middlewares.clone(),
                     l.any.clone(),
                     l.events.get(&name).cloned().unwrap_or_default(),
+                    l.error.clone(),
                 )
             };
             let message = s.message(packet);
+            // Per-packet middlewares (Node's `socket.use`): the first refusal drops the event
+            // and reaches the socket's error listeners.
+            if let Some(err) = middlewares.iter().find_map(|m| m(&s, &message).err()) {
+                tracing::debug!(event = %name, socket = %s.sid, error = %err, "event refused by a middleware");
+                for h in on_error {
+                    h(&s, &err);
+                }
+                return;
+            }
             for h in any.iter().chain(handlers.iter()) {
                 tokio::spawn(h(s.clone(), message.clone()));
             }
@@ -277,6 +288,7 @@ pub(crate) fn on_event(driver: &Arc<Driver>, event: Event, state: Option<Arc<Soc
         }
         Event::Disconnect { socket, reason } => {
             let Some(state) = state else { return };
+            tracing::info!(socket = %state.sid, nsp = %state.nsp, reason = reason.as_str(), "socket disconnected");
             let handlers =
                 std::mem::take(&mut *state.handlers.lock().expect("listeners lock")).disconnect;
             let s = SocketRef::from_state(driver.clone(), socket, state);
@@ -294,7 +306,9 @@ fn on_connect_request(
     nsp: ByteString,
     auth: Option<ByteString>,
 ) {
+    tracing::debug!(nsp = %nsp, "connect request");
     let Some(ns) = driver.app.find(&nsp) else {
+        tracing::info!(nsp = %nsp, "connect refused: invalid namespace");
         driver.run(|inner, now| inner.core.reject(now, id, "Invalid namespace", None).ok());
         return;
     };
@@ -313,6 +327,7 @@ fn on_connect_request(
     let run = async move {
         for mw in &ns.middlewares {
             if let Err(refusal) = mw(request.clone()).await {
+                tracing::info!(nsp = %request.nsp, message = %refusal.message, "connect refused by a middleware");
                 let data = refusal
                     .data
                     .as_ref()
@@ -334,6 +349,7 @@ fn on_connect_request(
             Some((socket, state))
         });
         if let Some((socket, state)) = accepted {
+            tracing::info!(socket = %state.sid, nsp = %state.nsp, "socket connected");
             let s = SocketRef::from_state(driver.clone(), socket, state);
             // Listeners are in place before the client learns it is connected.
             (ns.on_connect)(s, request);

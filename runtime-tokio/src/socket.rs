@@ -20,6 +20,9 @@ use crate::{AckError, EmitError};
 
 pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 pub(crate) type EventHandler = Arc<dyn Fn(SocketRef, Message) -> BoxFuture + Send + Sync>;
+pub(crate) type PacketMiddleware =
+    Arc<dyn Fn(&SocketRef, &Message) -> Result<(), String> + Send + Sync>;
+pub(crate) type ErrorHandler = Arc<dyn Fn(&SocketRef, &str) + Send + Sync>;
 pub(crate) type OutgoingObserver = Arc<dyn Fn(&str, &Emit) + Send + Sync>;
 pub(crate) type DisconnectHandler =
     Arc<dyn Fn(SocketRef, DisconnectReason) -> BoxFuture + Send + Sync>;
@@ -46,6 +49,8 @@ pub(crate) struct Listeners {
     pub(crate) events: HashMap<String, Vec<EventHandler>>,
     pub(crate) any: Vec<EventHandler>,
     pub(crate) any_outgoing: Vec<OutgoingObserver>,
+    pub(crate) packet_middlewares: Vec<PacketMiddleware>,
+    pub(crate) error: Vec<ErrorHandler>,
     pub(crate) disconnecting: Vec<DisconnectHandler>,
     pub(crate) disconnect: Vec<DisconnectHandler>,
 }
@@ -216,6 +221,31 @@ impl SocketRef {
             .expect("listeners lock")
             .any
             .push(h);
+    }
+
+    /// Add a per-packet middleware (Node's `socket.use`): it sees every incoming event before
+    /// the listeners; returning `Err` drops the event and calls the [`on_error`](Self::on_error)
+    /// listeners with the message.
+    pub fn use_middleware(
+        &self,
+        f: impl Fn(&SocketRef, &Message) -> Result<(), String> + Send + Sync + 'static,
+    ) {
+        self.state
+            .handlers
+            .lock()
+            .expect("listeners lock")
+            .packet_middlewares
+            .push(Arc::new(f));
+    }
+
+    /// Listen to errors of per-packet middlewares (Node's `socket.on("error")`).
+    pub fn on_error(&self, f: impl Fn(&SocketRef, &str) + Send + Sync + 'static) {
+        self.state
+            .handlers
+            .lock()
+            .expect("listeners lock")
+            .error
+            .push(Arc::new(f));
     }
 
     /// Observe every outgoing event of this socket (Node's `onAnyOutgoing`).

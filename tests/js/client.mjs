@@ -429,7 +429,28 @@ async function maxPayload(url, { transport = "websocket", max }) {
   bystander.disconnect();
 }
 
+// ----- per-packet middleware and catch-all listener -------------------------------------------
+
+async function middlewares(url, { transport = "websocket" }) {
+  const s = io(url, { ...transportOptions(transport), forceNew: true });
+  await connected(s);
+  let leaked = 0;
+  s.on("should-not-happen", () => leaked++);
+  const refused = once(s, "error-seen", 3000, "the middleware's error");
+  s.emit("forbidden", 1, "two");
+  const [message] = await refused;
+  expectEqual(message, "forbidden event", "the error of the per-packet middleware");
+  const seen = once(s, "any-seen", 3000, "the catch-all listener");
+  s.emit("any-probe", { x: 1 });
+  expectEqual(await seen, ["any-probe", [{ x: 1 }]], "what the catch-all listener saw");
+  await echoCheck(s, "after", "echo after a refused event");
+  expect(leaked === 0, "the refused event reached its listener");
+  report({ refused: message });
+  s.disconnect();
+}
+
 main({
+  middlewares,
   data,
   namespaces,
   auth,

@@ -363,6 +363,32 @@ fn on_connect(io: &SocketIo, tx: &Tx, socket: &SocketRef) {
         async {}
     });
 
+    // Per-packet middleware: `forbidden` never reaches its listener; the refusal reaches the
+    // socket's error listeners, which tell the client.
+    socket.use_middleware(|_socket, msg| {
+        if msg.event() == "forbidden" {
+            Err("forbidden event".to_owned())
+        } else {
+            Ok(())
+        }
+    });
+    socket.on_error(|socket, err| {
+        let _ = socket.emit("error-seen", err);
+    });
+    socket.on("forbidden", |socket, _msg| async move {
+        let _ = socket.emit("should-not-happen", &());
+    });
+    // A catch-all listener: reports what it saw of `any-probe`.
+    socket.on_any(|socket, msg| async move {
+        if msg.event() == "any-probe" {
+            let args: Vec<Value> = msg
+                .args::<(Value,)>()
+                .map(|(v,)| vec![v])
+                .unwrap_or_default();
+            let _ = socket.emit("any-seen", &(msg.event(), args));
+        }
+    });
+
     // Sends the event back unchanged: same name, arguments and attachments.
     socket.on("echo", |socket, msg| async move {
         let emit = Emit {

@@ -373,3 +373,20 @@ async fn max_payload_over_websocket() {
 async fn max_payload_over_polling() {
     max_payload("polling", DisconnectReason::PayloadTooLarge).await;
 }
+
+// ----- per-packet middleware and catch-all listeners -----------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_packet_middleware_and_catch_all_listener() {
+    let s = server().await;
+    for transport in ["websocket", "polling"] {
+        let out = run_node(
+            "client.mjs",
+            "middlewares",
+            &s.url(),
+            &[&format!("--transport={transport}")],
+        )
+        .await;
+        assert_eq!(out.report_str("refused"), "forbidden event");
+    }
+}
