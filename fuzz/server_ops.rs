@@ -59,6 +59,8 @@ pub struct Config {
     /// `max_buffered_frames` is 2 + this % 30.
     pub buffered: u8,
     pub allow_upgrades: bool,
+    /// Start from [`preamble`]: four clients connected and accepted in two namespaces.
+    pub preamble: bool,
 }
 
 /// One Engine.IO message a client sends.
@@ -233,7 +235,12 @@ pub struct Summary {
 /// Run the target on a decoded input.
 pub fn run(input: Input) -> Summary {
     let mut f = Fuzz::new(&input.config);
-    for op in input.ops.into_iter().take(MAX_OPS) {
+    let start = if input.config.preamble {
+        preamble()
+    } else {
+        Vec::new()
+    };
+    for op in start.into_iter().chain(input.ops.into_iter().take(MAX_OPS)) {
         f.step(op);
     }
     // The end: everything times out eventually, and the server stays consistent.
@@ -253,6 +260,51 @@ pub fn run(input: Input) -> Summary {
         delivered: f.delivered,
         messages: f.messages,
     }
+}
+
+/// Two polling and two WebSocket clients, each connected to `/` and `/a`, accepted, and in
+/// rooms: a deep state to start from.
+pub fn preamble() -> Vec<Op> {
+    let mut ops = vec![
+        Op::OpenPolling { conn: 0 },
+        Op::OpenPolling { conn: 1 },
+        Op::OpenWebSocket { conn: 2 },
+        Op::OpenWebSocket { conn: 3 },
+        Op::Get { conn: 0 },
+    ];
+    for conn in 0..4u8 {
+        let msgs = vec![
+            Msg::Connect {
+                nsp: 0,
+                auth: conn % 2 == 0,
+            },
+            Msg::Connect {
+                nsp: 1,
+                auth: false,
+            },
+        ];
+        if conn < 2 {
+            ops.push(Op::Post { conn, msgs });
+        } else {
+            for msg in msgs {
+                ops.push(Op::Ws {
+                    conn,
+                    probe: false,
+                    msg,
+                });
+            }
+        }
+    }
+    for _ in 0..8 {
+        ops.push(Op::Accept { n: 0 });
+    }
+    for socket in 0..8 {
+        ops.push(Op::Join {
+            socket,
+            room: socket % 3,
+        });
+    }
+    ops
 }
 
 #[derive(Debug, Default)]
@@ -1025,10 +1077,13 @@ impl Fuzz {
         match e {
             Event::ConnectRequest { id, .. } => self.pending_connects.push(id),
             Event::Message { socket, packet } => {
+                // Events queue up: the socket may be gone by now, but its Disconnect comes
+                // after its last message.
                 assert!(
-                    self.server.socket_sid(socket).is_some(),
-                    "message of a dead socket"
+                    self.socket_conn.contains_key(&socket),
+                    "message of an unknown socket"
                 );
+                assert!(!self.gone.contains(&socket), "message after the disconnect");
                 self.messages += 1;
                 if let Some(id) = packet.id {
                     self.client_acks.push((socket, id));

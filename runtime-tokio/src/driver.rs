@@ -33,7 +33,7 @@ struct OutboxState {
 }
 
 impl Outbox {
-    fn push(&self, frame: Frame) {
+    pub(crate) fn push(&self, frame: Frame) {
         self.state
             .lock()
             .expect("outbox lock")
@@ -41,7 +41,7 @@ impl Outbox {
             .push_back(frame);
     }
 
-    fn close(&self) {
+    pub(crate) fn close(&self) {
         self.state.lock().expect("outbox lock").close = true;
     }
 
@@ -87,7 +87,7 @@ pub(crate) struct Dispatch {
 /// The shared driver of one server.
 pub(crate) struct Driver {
     inner: Mutex<Inner>,
-    timer: Notify,
+    timer: Arc<Notify>,
     start: Instant,
     pub(crate) app: App,
 }
@@ -105,7 +105,7 @@ impl Driver {
                 next_id: 0,
                 timer_at: None,
             }),
-            timer: Notify::new(),
+            timer: Arc::new(Notify::new()),
             start: Instant::now(),
             app,
         });
@@ -238,22 +238,21 @@ impl Inner {
     }
 }
 
-/// Sleeps until the core's next deadline and fires it.
+/// Sleeps until the core's next deadline and fires it. Holds the driver only while firing,
+/// so that it ends once the server is dropped.
 async fn timer_task(driver: std::sync::Weak<Driver>) {
     loop {
-        let (at, start) = match driver.upgrade() {
-            Some(d) => (d.lock().timer_at, d.start),
-            None => return,
-        };
-        let notified = {
+        let (when, timer) = {
             let Some(d) = driver.upgrade() else { return };
-            // Register interest before sleeping so that a change is not missed.
-            let n = async move { d.timer.notified().await };
-            Box::pin(n)
+            let at = d.lock().timer_at;
+            (
+                at.map(|at| d.start + std::time::Duration::from_millis(at)),
+                d.timer.clone(),
+            )
         };
-        match at {
-            Some(at) => {
-                let when = start + std::time::Duration::from_millis(at);
+        let notified = timer.notified_owned();
+        match when {
+            Some(when) => {
                 tokio::select! {
                     _ = tokio::time::sleep_until(when) => {
                         let Some(d) = driver.upgrade() else { return };
@@ -262,7 +261,10 @@ async fn timer_task(driver: std::sync::Weak<Driver>) {
                     _ = notified => {}
                 }
             }
-            None => notified.await,
+            None => {
+                // Wake up now and then to notice that the server was dropped.
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(1), notified).await;
+            }
         }
     }
 }

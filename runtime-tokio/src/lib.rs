@@ -21,6 +21,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod client;
 mod config;
 mod driver;
 mod engine_io;

@@ -14,51 +14,12 @@ fn config() -> Config {
         small_payload: false,
         buffered: 20,
         allow_upgrades: true,
+        preamble: false,
     }
 }
 
-/// Two polling and two WebSocket clients, connected to `/` and `/a` and accepted.
 fn connected() -> Vec<Op> {
-    let mut ops = vec![
-        Op::OpenPolling { conn: 0 },
-        Op::OpenPolling { conn: 1 },
-        Op::OpenWebSocket { conn: 2 },
-        Op::OpenWebSocket { conn: 3 },
-        Op::Get { conn: 0 },
-    ];
-    for conn in 0..4u8 {
-        let msgs = vec![
-            Msg::Connect {
-                nsp: 0,
-                auth: conn % 2 == 0,
-            },
-            Msg::Connect {
-                nsp: 1,
-                auth: false,
-            },
-        ];
-        if conn < 2 {
-            ops.push(Op::Post { conn, msgs });
-        } else {
-            for msg in msgs {
-                ops.push(Op::Ws {
-                    conn,
-                    probe: false,
-                    msg,
-                });
-            }
-        }
-    }
-    for _ in 0..8 {
-        ops.push(Op::Accept { n: 0 });
-    }
-    for socket in 0..8 {
-        ops.push(Op::Join {
-            socket,
-            room: socket % 3,
-        });
-    }
-    ops
+    server_ops::preamble()
 }
 
 #[test]

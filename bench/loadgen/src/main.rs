@@ -4,7 +4,8 @@
 //! ```text
 //! loadgen run <connect|echo|broadcast|polling> --addr 127.0.0.1:3000 --pid PID --server NAME
 //!         [--clients N] [--seconds S] [--warmup S] [--ticks T] [--interval-ms MS]
-//!         [--max-seconds S] [--concurrency C] [--per-source-ip N] [--label L] [--path P]
+//!         [--max-seconds S] [--concurrency C] [--per-source-ip N] [--settle S] [--label L]
+//!         [--path P]
 //! loadgen report --results FILE.jsonl --meta FILE.json --readme README.md --svg chart.svg
 //!         [--markdown OUT.md]
 //! loadgen wait-port --addr 127.0.0.1:3000 [--seconds S]
@@ -77,6 +78,7 @@ fn run(scenario: &str, m: &HashMap<String, String>) -> Result<(), String> {
         max_seconds: get(m, "max-seconds", d.max_seconds)?,
         concurrency: get(m, "concurrency", d.concurrency)?,
         per_source_ip: get(m, "per-source-ip", d.per_source_ip)?,
+        settle: get(m, "settle", d.settle)?,
     };
     let addr: SocketAddr = need(m, "addr")?.parse().map_err(|_| "bad --addr")?;
     if !addr.ip().is_loopback() {

@@ -99,6 +99,8 @@ pub struct Options {
     /// Connections per loopback source address (127.0.0.1, .2, ...) once there are more
     /// clients than this; 0 = always 127.0.0.1.
     pub per_source_ip: usize,
+    /// Connect: seconds to wait before reading the server's memory.
+    pub settle: f64,
 }
 
 impl Default for Options {
@@ -112,6 +114,7 @@ impl Default for Options {
             max_seconds: 60.0,
             concurrency: 128,
             per_source_ip: 25_000,
+            settle: 1.5,
         }
     }
 }
@@ -376,7 +379,7 @@ pub async fn connect(t: &Target, o: &Options, label: &str) -> io::Result<Outcome
     let own_mid = own_cpu_us();
     let mid = procfs::sample(t.pid)?;
     // Let the server settle (allocator, GC) before reading its memory.
-    sleep(Duration::from_millis(1500)).await;
+    sleep(Duration::from_secs_f64(o.settle)).await;
     let after = procfs::sample(t.pid)?;
     out.connected = lat.len();
     Window {

@@ -784,3 +784,48 @@ fn polling_transport_end_to_end_with_a_scripted_server() {
     assert!(kinds.iter().any(|t| matches!(t, Transmit::WsOpen { path_and_query, .. } if path_and_query.contains("transport=websocket&sid=eio1"))));
     assert!(kinds.iter().any(|t| matches!(t, Transmit::Http { path_and_query, .. } if path_and_query.contains("transport=polling&sid=eio1"))));
 }
+
+#[test]
+fn disconnect_while_waiting_to_reconnect_cancels_the_reconnection() {
+    let mut h = H::connected(config());
+    h.c.handle_ws_closed(10, h.ws.unwrap(), true);
+    h.drain();
+    assert!(h.c.is_reconnecting());
+    assert!(h.c.reconnect_deadline().is_some());
+    h.c.disconnect(20, "/").unwrap();
+    assert!(!h.c.is_reconnecting());
+    assert_eq!(h.c.reconnect_deadline(), None);
+    assert_eq!(h.c.poll_timeout(), None);
+    h.advance(60_000);
+    assert!(!h
+        .events()
+        .iter()
+        .any(|e| matches!(e, Event::ReconnectAttempt { .. })));
+}
+
+#[test]
+fn reconnection_can_be_disabled() {
+    let mut h = H::connected(ClientConfig {
+        reconnection: false,
+        ..config()
+    });
+    h.c.handle_ws_closed(10, h.ws.unwrap(), false);
+    let e = h.events();
+    assert_eq!(
+        e[..2],
+        [
+            Event::Close {
+                reason: CloseReason::TransportClose
+            },
+            Event::Disconnect {
+                nsp: bs("/"),
+                reason: DisconnectReason::TransportClose
+            }
+        ]
+    );
+    assert_eq!(h.c.poll_timeout(), None);
+    // The namespace is still active: connecting again reopens the connection.
+    assert!(h.c.is_active("/"));
+    h.c.connect(20, "/", SocketOptions::default()).unwrap();
+    assert_eq!(h.c.state(), ConnectionState::Opening);
+}

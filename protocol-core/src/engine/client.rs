@@ -603,7 +603,7 @@ impl EngineClient {
                     p.stage = ProbeStage::Pausing;
                     self.try_finish_upgrade();
                 } else {
-                    self.probe_failed();
+                    self.probe_failed(true);
                 }
             }
             _ => {}
@@ -632,7 +632,7 @@ impl EngineClient {
                 }
             }
             Inner::Open(s) if s.probe.as_ref().is_some_and(|p| p.ws == ws) => {
-                self.probe_failed();
+                self.probe_failed(false);
             }
             _ => {}
         }
@@ -966,12 +966,15 @@ impl EngineClient {
         true
     }
 
-    fn probe_failed(&mut self) {
+    /// The probe failed; `close`: its WebSocket is still open and must be closed.
+    fn probe_failed(&mut self, close: bool) {
         let Inner::Open(s) = &mut self.state else {
             return;
         };
         let Some(p) = s.probe.take() else { return };
-        self.transmits.push_back(Transmit::WsClose { ws: p.ws });
+        if close {
+            self.transmits.push_back(Transmit::WsClose { ws: p.ws });
+        }
         self.events
             .push_back(Event::UpgradeError(TransportError::Probe));
         if p.stage == ProbeStage::Pausing {
@@ -1430,9 +1433,13 @@ mod tests {
 
         let (mut c, get) = open_polling(true);
         c.handle_ws_opened(2, ws);
+        drain(&mut c);
         c.handle_ws_message(3, ws, text("3probe"));
         c.handle_ws_closed(4, ws, true);
-        drain(&mut c);
+        assert!(
+            drain(&mut c).is_empty(),
+            "no close for a closed socket, no GET while one is in flight"
+        );
         // Resumed: a GET is still in flight, so none is added; when it returns, another.
         c.handle_http_response(5, get, 200, Bytes::from_static(b"6"));
         let t = drain(&mut c);

@@ -1,0 +1,560 @@
+//! The loop around the client core: one mutex-guarded [`Client`] core fed by the HTTP request
+//! tasks, the WebSocket task, the timer task and the application; every output performed
+//! after the lock is released.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use http::{header, Request};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::{connect::HttpConnector, Client as HttpClient};
+use hyper_util::rt::TokioExecutor;
+use sio_core::client::{
+    Client, ClientConfig, ClientError, ConnectError, ConnectionState, EmitId, Event, Output,
+    SocketOptions,
+};
+use sio_core::engine::client::{Method, RequestId, Transmit, TransportKind, WsId};
+use sio_core::engine::Frame;
+use sio_core::server::Emit;
+use sio_core::ByteString;
+use tokio::sync::{oneshot, Notify};
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
+
+use super::{message, AckWaiter, Listeners, ManagerEvent, ManagerHandler, Socket};
+use crate::driver::Outbox;
+
+struct Inner {
+    core: Client,
+    outboxes: HashMap<WsId, Arc<Outbox>>,
+    requests: HashMap<RequestId, AbortHandle>,
+    acks: HashMap<EmitId, AckWaiter>,
+    sockets: HashMap<ByteString, Arc<Mutex<Listeners>>>,
+    waiters: HashMap<ByteString, Vec<oneshot::Sender<Result<(), ConnectError>>>>,
+    timer_at: Option<u64>,
+}
+
+/// The shared driver of one client connection.
+pub(crate) struct ClientDriver {
+    inner: Mutex<Inner>,
+    timer: Arc<Notify>,
+    start: Instant,
+    origin: String,
+    headers: Vec<(String, String)>,
+    http: HttpClient<HttpConnector, Full<Bytes>>,
+    manager: Vec<ManagerHandler>,
+    max_payload: usize,
+    me: Weak<ClientDriver>,
+}
+
+#[derive(Default)]
+struct Dispatch {
+    transmits: Vec<Transmit>,
+    events: Vec<Event>,
+    timer_changed: bool,
+}
+
+impl ClientDriver {
+    pub(crate) fn new(
+        origin: String,
+        headers: Vec<(String, String)>,
+        config: ClientConfig,
+        manager: Vec<ManagerHandler>,
+    ) -> Arc<Self> {
+        let max_payload = config.engine.limits.max_payload;
+        let driver = Arc::new_cyclic(|me| ClientDriver {
+            inner: Mutex::new(Inner {
+                core: Client::new(config),
+                outboxes: HashMap::new(),
+                requests: HashMap::new(),
+                acks: HashMap::new(),
+                sockets: HashMap::new(),
+                waiters: HashMap::new(),
+                timer_at: None,
+            }),
+            timer: Arc::new(Notify::new()),
+            start: Instant::now(),
+            origin,
+            headers,
+            http: HttpClient::builder(TokioExecutor::new()).build_http(),
+            manager,
+            max_payload,
+            me: me.clone(),
+        });
+        tokio::spawn(timer_task(Arc::downgrade(&driver)));
+        driver
+    }
+
+    fn now(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn arc(&self) -> Arc<ClientDriver> {
+        self.me.upgrade().expect("the driver is alive while in use")
+    }
+
+    /// Run `f` on the core, then perform every output.
+    fn run<R>(&self, f: impl FnOnce(&mut Inner, u64) -> R) -> R {
+        let now = self.now();
+        let (r, d) = {
+            let mut inner = self.lock();
+            let r = f(&mut inner, now);
+            let mut d = Dispatch::default();
+            while let Some(out) = inner.core.poll_output() {
+                match out {
+                    Output::Transmit(t) => {
+                        inner.prepare(&t);
+                        d.transmits.push(t);
+                    }
+                    Output::Event(e) => d.events.push(e),
+                }
+            }
+            let next = inner.core.poll_timeout();
+            if next != inner.timer_at {
+                d.timer_changed =
+                    next.is_some() && (inner.timer_at.is_none() || next < inner.timer_at);
+                inner.timer_at = next;
+            }
+            (r, d)
+        };
+        self.perform(d);
+        r
+    }
+
+    fn perform(&self, d: Dispatch) {
+        if d.timer_changed {
+            self.timer.notify_one();
+        }
+        for t in d.transmits {
+            self.transmit(t);
+        }
+        for e in d.events {
+            self.on_event(e);
+        }
+    }
+
+    fn transmit(&self, t: Transmit) {
+        match t {
+            Transmit::Http {
+                req,
+                method,
+                path_and_query,
+                body,
+            } => {
+                let driver = self.arc();
+                // Spawned under the lock: the task cannot finish (it needs the lock) before
+                // its abort handle is recorded.
+                let mut inner = self.lock();
+                let task = tokio::spawn(async move {
+                    let result = driver.request(method, &path_and_query, body).await;
+                    driver.run(|inner, now| {
+                        inner.requests.remove(&req);
+                        match result {
+                            Ok((status, body)) => {
+                                inner.core.handle_http_response(now, req, status, body)
+                            }
+                            Err(()) => inner.core.handle_http_error(now, req),
+                        }
+                    });
+                });
+                inner.requests.insert(req, task.abort_handle());
+            }
+            Transmit::HttpAbort { req } => {
+                if let Some(h) = self.lock().requests.remove(&req) {
+                    h.abort();
+                }
+            }
+            Transmit::WsOpen { ws, path_and_query } => {
+                let outbox = self.lock().outboxes.get(&ws).cloned();
+                if let Some(outbox) = outbox {
+                    let driver = self.arc();
+                    tokio::spawn(async move { driver.websocket(ws, path_and_query, outbox).await });
+                }
+            }
+            Transmit::Ws { ws, .. } | Transmit::WsClose { ws } => {
+                if let Some(o) = self.lock().outboxes.get(&ws) {
+                    o.notify.notify_one();
+                }
+            }
+        }
+    }
+
+    async fn request(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Bytes,
+    ) -> Result<(u16, Bytes), ()> {
+        let uri = format!("{}{}", self.origin, path_and_query);
+        let mut builder = Request::builder().uri(uri);
+        builder = match method {
+            Method::Post => builder
+                .method(http::Method::POST)
+                .header(header::CONTENT_TYPE, "text/plain;charset=UTF-8"),
+            _ => builder.method(http::Method::GET),
+        };
+        for (k, v) in &self.headers {
+            builder = builder.header(k, v);
+        }
+        let req = builder.body(Full::new(body)).map_err(|_| ())?;
+        let resp = self.http.request(req).await.map_err(|e| {
+            tracing::debug!(error = %e, "polling request failed");
+        })?;
+        let status = resp.status().as_u16();
+        let body = Limited::new(resp.into_body(), self.max_payload.saturating_add(1))
+            .collect()
+            .await
+            .map_err(|_| ())?
+            .to_bytes();
+        Ok((status, body))
+    }
+
+    async fn websocket(self: Arc<Self>, ws: WsId, path_and_query: String, outbox: Arc<Outbox>) {
+        let url = format!("{}{}", self.origin, path_and_query)
+            .replacen("http://", "ws://", 1)
+            .replacen("https://", "wss://", 1);
+        let mut request = match url.as_str().into_client_request() {
+            Ok(r) => r,
+            Err(_) => return self.run(|inner, now| inner.core.handle_ws_closed(now, ws, true)),
+        };
+        for (k, v) in &self.headers {
+            if let (Ok(k), Ok(v)) = (
+                http::HeaderName::from_bytes(k.as_bytes()),
+                http::HeaderValue::from_str(v),
+            ) {
+                request.headers_mut().insert(k, v);
+            }
+        }
+        let config = WebSocketConfig::default().max_message_size(Some(self.max_payload));
+        let stream =
+            match tokio_tungstenite::connect_async_with_config(request, Some(config), true).await {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::debug!(error = %e, "websocket connection failed");
+                    self.run(|inner, now| {
+                        inner.outboxes.remove(&ws);
+                        inner.core.handle_ws_closed(now, ws, true)
+                    });
+                    return;
+                }
+            };
+        self.run(|inner, now| inner.core.handle_ws_opened(now, ws));
+        let (mut sink, mut source) = stream.split();
+        let mut frames = Vec::new();
+        let mut error = false;
+        loop {
+            let close = outbox.take(&mut frames);
+            let mut failed = false;
+            for f in frames.drain(..) {
+                let msg = match f {
+                    Frame::Text(s) => {
+                        WsMessage::Text(Utf8Bytes::try_from(s.into_bytes()).expect("UTF-8"))
+                    }
+                    Frame::Binary(b) => WsMessage::Binary(b),
+                };
+                if sink.feed(msg).await.is_err() {
+                    failed = true;
+                    break;
+                }
+            }
+            if failed || sink.flush().await.is_err() {
+                error = true;
+                break;
+            }
+            if close {
+                let _ = sink.close().await;
+                return;
+            }
+            tokio::select! {
+                biased;
+                msg = source.next() => {
+                    let frame = match msg {
+                        Some(Ok(WsMessage::Text(t))) => match ByteString::try_from(Bytes::from(t)) {
+                            Ok(s) => Frame::Text(s),
+                            Err(_) => { error = true; break; }
+                        },
+                        Some(Ok(WsMessage::Binary(b))) => Frame::Binary(b),
+                        Some(Ok(WsMessage::Close(_))) | None => break,
+                        Some(Ok(_)) => continue,
+                        Some(Err(e)) => {
+                            tracing::debug!(error = %e, "websocket read failed");
+                            error = true;
+                            break;
+                        }
+                    };
+                    self.run(|inner, now| inner.core.handle_ws_message(now, ws, frame));
+                }
+                _ = outbox.notify.notified() => {}
+            }
+        }
+        self.run(|inner, now| {
+            inner.outboxes.remove(&ws);
+            inner.core.handle_ws_closed(now, ws, error)
+        });
+    }
+
+    fn socket(&self, nsp: &ByteString) -> Option<Socket> {
+        let listeners = self.lock().sockets.get(nsp).cloned()?;
+        Some(Socket {
+            driver: self.arc(),
+            nsp: nsp.clone(),
+            listeners,
+        })
+    }
+
+    fn on_event(&self, e: Event) {
+        match e {
+            Event::Connect { nsp, .. } => {
+                let waiters = self.lock().waiters.remove(&nsp).unwrap_or_default();
+                for w in waiters {
+                    let _ = w.send(Ok(()));
+                }
+                if let Some(s) = self.socket(&nsp) {
+                    let hs = s.listeners.lock().expect("listeners lock").connect.clone();
+                    for h in hs {
+                        h(s.clone());
+                    }
+                }
+            }
+            Event::ConnectError { nsp, error } => {
+                let waiters = self.lock().waiters.remove(&nsp).unwrap_or_default();
+                for w in waiters {
+                    let _ = w.send(Err(error.clone()));
+                }
+                if let Some(s) = self.socket(&nsp) {
+                    let hs = s
+                        .listeners
+                        .lock()
+                        .expect("listeners lock")
+                        .connect_error
+                        .clone();
+                    for h in hs {
+                        h(s.clone(), error.clone());
+                    }
+                }
+            }
+            Event::Disconnect { nsp, reason } => {
+                if let Some(s) = self.socket(&nsp) {
+                    let hs = s
+                        .listeners
+                        .lock()
+                        .expect("listeners lock")
+                        .disconnect
+                        .clone();
+                    for h in hs {
+                        h(s.clone(), reason);
+                    }
+                }
+            }
+            Event::Message { nsp, packet } => {
+                let Some(s) = self.socket(&nsp) else { return };
+                let name = packet
+                    .event_name()
+                    .map(|n| n.into_owned())
+                    .unwrap_or_default();
+                let (any, handlers) = {
+                    let l = s.listeners.lock().expect("listeners lock");
+                    (
+                        l.any.clone(),
+                        l.events.get(&name).cloned().unwrap_or_default(),
+                    )
+                };
+                let msg = message(&s, packet);
+                for h in any.iter().chain(handlers.iter()) {
+                    tokio::spawn(h(s.clone(), msg.clone()));
+                }
+            }
+            Event::AckReceived { emit, packet, .. } => {
+                if let Some(w) = self.lock().acks.remove(&emit) {
+                    let _ = w.send(Ok(packet));
+                }
+            }
+            Event::AckFailed { emit, error, .. } => {
+                if let Some(w) = self.lock().acks.remove(&emit) {
+                    let _ = w.send(Err(error));
+                }
+            }
+            Event::ReconnectAttempt { attempt } => {
+                self.manager_event(ManagerEvent::ReconnectAttempt(attempt))
+            }
+            Event::Reconnect { attempt } => self.manager_event(ManagerEvent::Reconnect(attempt)),
+            Event::ReconnectError { error } => {
+                self.manager_event(ManagerEvent::ReconnectError(error.message().to_owned()))
+            }
+            Event::ReconnectFailed => self.manager_event(ManagerEvent::ReconnectFailed),
+            Event::Upgrade => self.manager_event(ManagerEvent::Upgrade),
+            Event::Close { reason } => {
+                self.manager_event(ManagerEvent::Close(format!("{reason:?}")))
+            }
+            Event::Open { .. } | Event::Ping | Event::UpgradeError(_) => {}
+        }
+    }
+
+    fn manager_event(&self, e: ManagerEvent) {
+        for h in &self.manager {
+            h(e.clone());
+        }
+    }
+
+    // ----- the application's commands ------------------------------------------------------
+
+    pub(crate) fn add_socket(
+        &self,
+        nsp: &str,
+        opts: SocketOptions,
+        listeners: Listeners,
+    ) -> Socket {
+        let key = ByteString::from(nsp);
+        let listeners = {
+            let mut inner = self.lock();
+            inner
+                .sockets
+                .entry(key.clone())
+                .or_insert_with(|| Arc::new(Mutex::new(listeners)))
+                .clone()
+        };
+        let r = self.run(|inner, now| inner.core.connect(now, nsp, opts));
+        if let Err(e) = r {
+            tracing::warn!(nsp, error = %e, "cannot connect namespace");
+        }
+        Socket {
+            driver: self.arc(),
+            nsp: key,
+            listeners,
+        }
+    }
+
+    pub(crate) fn reconnect_socket(&self, nsp: &str) {
+        let _ = self.run(|inner, now| inner.core.connect(now, nsp, SocketOptions::default()));
+    }
+
+    pub(crate) async fn wait_connected(&self, nsp: &ByteString) -> Result<(), ConnectError> {
+        let rx = {
+            let mut inner = self.lock();
+            if inner.core.is_connected(nsp) {
+                return Ok(());
+            }
+            let (tx, rx) = oneshot::channel();
+            inner.waiters.entry(nsp.clone()).or_default().push(tx);
+            rx
+        };
+        rx.await.unwrap_or(Err(ConnectError::Timeout))
+    }
+
+    pub(crate) fn state(&self) -> ConnectionState {
+        self.lock().core.state()
+    }
+
+    pub(crate) fn transport(&self) -> Option<TransportKind> {
+        self.lock().core.engine().transport()
+    }
+
+    pub(crate) fn socket_id(&self, nsp: &str) -> Option<String> {
+        self.lock().core.socket_id(nsp).map(|s| s.to_string())
+    }
+
+    pub(crate) fn is_connected(&self, nsp: &str) -> bool {
+        self.lock().core.is_connected(nsp)
+    }
+
+    pub(crate) fn emit(&self, nsp: &str, emit: &Emit) -> Result<(), ClientError> {
+        self.run(|inner, now| inner.core.emit(now, nsp, emit))
+            .map(|_| ())
+    }
+
+    pub(crate) fn emit_with_ack(
+        &self,
+        nsp: &str,
+        emit: &Emit,
+        timeout: Option<u64>,
+    ) -> Result<oneshot::Receiver<super::AckResult>, ClientError> {
+        let (tx, rx) = oneshot::channel();
+        self.run(|inner, now| {
+            let id = inner.core.emit_with_ack(now, nsp, emit, timeout)?;
+            inner.acks.insert(id, tx);
+            Ok(rx)
+        })
+    }
+
+    pub(crate) fn ack(
+        &self,
+        nsp: &str,
+        id: u64,
+        json: ByteString,
+        attachments: Vec<Bytes>,
+    ) -> Result<(), ClientError> {
+        self.run(|inner, now| inner.core.ack(now, nsp, id, json, attachments))
+    }
+
+    pub(crate) fn disconnect(&self, nsp: &str) {
+        let _ = self.run(|inner, now| inner.core.disconnect(now, nsp));
+    }
+
+    pub(crate) fn close(&self) {
+        self.run(|inner, now| inner.core.close(now));
+    }
+}
+
+impl Inner {
+    /// Bookkeeping that must happen under the lock, before the transmit is performed.
+    fn prepare(&mut self, t: &Transmit) {
+        match t {
+            Transmit::WsOpen { ws, .. } => {
+                self.outboxes.insert(*ws, Arc::new(Outbox::default()));
+            }
+            Transmit::Ws { ws, frame } => {
+                if let Some(o) = self.outboxes.get(ws) {
+                    o.push(frame.clone());
+                }
+            }
+            Transmit::WsClose { ws } => {
+                if let Some(o) = self.outboxes.remove(ws) {
+                    o.close();
+                    // Keep it reachable for the wake-up in `transmit`.
+                    self.outboxes.insert(*ws, o);
+                }
+            }
+            Transmit::Http { .. } | Transmit::HttpAbort { .. } => {}
+        }
+    }
+}
+
+/// Sleeps until the core's next deadline and fires it. Holds the driver only while firing,
+/// so that it ends once the client is dropped.
+async fn timer_task(driver: Weak<ClientDriver>) {
+    loop {
+        let (when, timer) = {
+            let Some(d) = driver.upgrade() else { return };
+            let at = d.lock().timer_at;
+            (
+                at.map(|at| d.start + std::time::Duration::from_millis(at)),
+                d.timer.clone(),
+            )
+        };
+        let notified = timer.notified_owned();
+        match when {
+            Some(when) => {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(when) => {
+                        let Some(d) = driver.upgrade() else { return };
+                        d.run(|inner, now| inner.core.handle_timeout(now));
+                    }
+                    _ = notified => {}
+                }
+            }
+            None => {
+                // Wake up now and then to notice that the client was dropped.
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(1), notified).await;
+            }
+        }
+    }
+}
