@@ -125,7 +125,8 @@ impl SocketIo {
             let _ = stream.set_nodelay(true);
             let io = self.clone();
             let mut stop = stop_rx.clone();
-            tokio::spawn(async move {
+            let span = tracing::debug_span!("sio.http", peer = %addr);
+            let task = async move {
                 let svc =
                     hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
                         let io = io.clone();
@@ -155,7 +156,8 @@ impl SocketIo {
                 if let Err(e) = result {
                     tracing::debug!(error = %e, "http connection ended with an error");
                 }
-            });
+            };
+            tokio::spawn(tracing::Instrument::instrument(task, span));
         }
         drop(listener);
         // Answer the parked polls and close the WebSockets before the HTTP connections are
@@ -278,7 +280,10 @@ impl SocketIo {
                             Some(config),
                         )
                         .await;
-                        crate::ws::run(driver, ws, outbox, stream).await;
+                        use tracing::Instrument;
+                        crate::ws::run(driver, ws, outbox, stream)
+                            .instrument(tracing::debug_span!("sio.websocket", ws = ws.0))
+                            .await;
                     }
                     Err(e) => {
                         tracing::debug!(error = %e, "websocket upgrade failed");
