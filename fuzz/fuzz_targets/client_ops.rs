@@ -17,7 +17,7 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use sio_core::client::{Client, ClientConfig, Event, Output, SocketOptions};
 use sio_core::engine::client::{CloseReason, RequestId, Transmit, TransportKind, WsId};
-use sio_core::engine::Frame;
+use sio_core::engine::{Frame, Method};
 use sio_core::server::Emit;
 use sio_core::{ByteString, Bytes, Limits};
 
@@ -72,16 +72,51 @@ enum Op {
     /// Jump to the next deadline.
     Timeout,
     /// Answer an outstanding request with a polling payload built from pieces.
-    HttpResponse { pick: u8, status_ok: bool, body: Vec<Piece> },
-    HttpError { pick: u8 },
-    WsOpened { pick: u8 },
+    HttpResponse {
+        pick: u8,
+        status_ok: bool,
+        body: Vec<Piece>,
+    },
+    HttpError {
+        pick: u8,
+    },
+    /// Answer every outstanding POST with `ok`.
+    AnswerPosts,
+    /// Play a cooperative server for one round: open every WebSocket, answer probes with
+    /// `3probe`, handshakes with an `open` packet offering the upgrade, other GETs with a
+    /// noop and POSTs with `ok`.
+    Cooperate,
+    WsOpened {
+        pick: u8,
+    },
     /// A text message (a piece) or a binary one.
-    WsMessage { pick: u8, binary: bool, piece: Piece },
-    WsClosed { pick: u8, error: bool },
-    Connect { nsp: u8, auth: bool },
-    Disconnect { nsp: u8 },
-    Emit { nsp: u8, ack: bool, timeout: Option<u16>, volatile: bool, binary: bool },
-    Ack { nsp: u8, id: u8 },
+    WsMessage {
+        pick: u8,
+        binary: bool,
+        piece: Piece,
+    },
+    WsClosed {
+        pick: u8,
+        error: bool,
+    },
+    Connect {
+        nsp: u8,
+        auth: bool,
+    },
+    Disconnect {
+        nsp: u8,
+    },
+    Emit {
+        nsp: u8,
+        ack: bool,
+        timeout: Option<u16>,
+        volatile: bool,
+        binary: bool,
+    },
+    Ack {
+        nsp: u8,
+        id: u8,
+    },
     Close,
 }
 
@@ -127,7 +162,9 @@ struct Harness {
     client: Client,
     config: ClientConfig,
     now: u64,
-    requests: Vec<RequestId>,
+    requests: Vec<(RequestId, Method, bool)>,
+    opened: Vec<WsId>,
+    probes: Vec<WsId>,
     sockets: Vec<WsId>,
     log: Vec<Output>,
     last_deadline: Option<u64>,
@@ -139,8 +176,21 @@ impl Harness {
         let mut failed = false;
         while let Some(o) = self.client.poll_output() {
             match &o {
-                Output::Transmit(Transmit::Http { req, .. }) => self.requests.push(*req),
-                Output::Transmit(Transmit::HttpAbort { req }) => self.requests.retain(|r| r != req),
+                Output::Transmit(Transmit::Http {
+                    req,
+                    method,
+                    path_and_query,
+                    ..
+                }) => self
+                    .requests
+                    .push((*req, *method, path_and_query.contains("sid="))),
+                Output::Transmit(Transmit::Ws {
+                    ws,
+                    frame: Frame::Text(t),
+                }) if &**t == "2probe" => self.probes.push(*ws),
+                Output::Transmit(Transmit::HttpAbort { req }) => {
+                    self.requests.retain(|(r, ..)| r != req)
+                }
                 Output::Transmit(Transmit::WsOpen { ws, .. }) => self.sockets.push(*ws),
                 Output::Transmit(Transmit::WsClose { ws }) => self.sockets.retain(|w| w != ws),
                 Output::Transmit(_) => {}
@@ -195,7 +245,7 @@ impl Harness {
     fn pick_req(&self, pick: u8) -> RequestId {
         self.requests
             .get(pick as usize % self.requests.len().max(1))
-            .copied()
+            .map(|(r, ..)| *r)
             .unwrap_or(RequestId(u64::from(pick)))
     }
 
@@ -227,7 +277,7 @@ impl Harness {
                 body,
             } => {
                 let req = self.pick_req(*pick);
-                self.requests.retain(|r| *r != req);
+                self.requests.retain(|(r, ..)| *r != req);
                 let mut b = Vec::new();
                 for (i, p) in body.iter().take(32).enumerate() {
                     if i > 0 {
@@ -241,14 +291,60 @@ impl Harness {
             }
             Op::HttpError { pick } => {
                 let req = self.pick_req(*pick);
-                self.requests.retain(|r| *r != req);
+                self.requests.retain(|(r, ..)| *r != req);
                 self.client.handle_http_error(now, req);
+            }
+            Op::AnswerPosts => {
+                let posts: Vec<RequestId> = self
+                    .requests
+                    .iter()
+                    .filter(|(_, m, _)| *m == Method::Post)
+                    .map(|(r, ..)| *r)
+                    .collect();
+                self.requests.retain(|(_, m, _)| *m != Method::Post);
+                for req in posts {
+                    self.client
+                        .handle_http_response(now, req, 200, Bytes::from_static(b"ok"));
+                }
+            }
+            Op::Cooperate => {
+                let to_open: Vec<WsId> = self
+                    .sockets
+                    .iter()
+                    .filter(|w| !self.opened.contains(w))
+                    .copied()
+                    .collect();
+                for ws in to_open {
+                    self.opened.push(ws);
+                    self.client.handle_ws_opened(now, ws);
+                }
+                for ws in std::mem::take(&mut self.probes) {
+                    self.client.handle_ws_message(
+                        now,
+                        ws,
+                        Frame::Text(ByteString::from_static("3probe")),
+                    );
+                }
+                for (req, method, has_sid) in std::mem::take(&mut self.requests) {
+                    let body: &'static [u8] = match (method, has_sid) {
+                        (Method::Post, _) => b"ok",
+                        (_, false) => TEMPLATES[0].as_bytes(),
+                        (_, true) => b"6",
+                    };
+                    self.client
+                        .handle_http_response(now, req, 200, Bytes::from_static(body));
+                }
+                self.opened.truncate(64);
             }
             Op::WsOpened { pick } => {
                 let ws = self.pick_ws(*pick);
                 self.client.handle_ws_opened(now, ws);
             }
-            Op::WsMessage { pick, binary, piece } => {
+            Op::WsMessage {
+                pick,
+                binary,
+                piece,
+            } => {
                 let ws = self.pick_ws(*pick);
                 let bytes = piece.bytes();
                 let frame = if *binary {
@@ -333,6 +429,8 @@ fn run(input: &Input) -> Vec<Output> {
         config,
         now: 0,
         requests: Vec::new(),
+        opened: Vec::new(),
+        probes: Vec::new(),
         sockets: Vec::new(),
         log: Vec::new(),
         last_deadline: None,

@@ -234,6 +234,18 @@ impl SocketIo {
 
 /// Act on one application event of the core.
 pub(crate) fn on_event(driver: &Arc<Driver>, event: Event, state: Option<Arc<SocketState>>) {
+    // A socket's events wait until its connect handler has installed the listeners: over
+    // polling the client can learn it is connected (and send) before that handler ran.
+    let event = match (&event, &state) {
+        (
+            Event::Message { .. } | Event::Disconnecting { .. } | Event::Disconnect { .. },
+            Some(s),
+        ) => match s.hold_early(event) {
+            Some(event) => event,
+            None => return,
+        },
+        _ => event,
+    };
     match event {
         Event::ConnectRequest { id, nsp, auth } => on_connect_request(driver, id, nsp, auth),
         Event::Engine(e) => {
@@ -350,11 +362,23 @@ fn on_connect_request(
         });
         if let Some((socket, state)) = accepted {
             tracing::info!(socket = %state.sid, nsp = %state.nsp, "socket connected");
-            let s = SocketRef::from_state(driver.clone(), socket, state);
-            // Listeners are in place before the client learns it is connected.
+            let s = SocketRef::from_state(driver.clone(), socket, state.clone());
+            // The events the client sent meanwhile wait until the listeners are in place,
+            // then run in order.
             (ns.on_connect)(s, request);
+            driver.perform(dispatch);
+            loop {
+                let early = state.take_early();
+                if early.is_empty() {
+                    break;
+                }
+                for event in early {
+                    on_event(&driver, event, Some(state.clone()));
+                }
+            }
+        } else {
+            driver.perform(dispatch);
         }
-        driver.perform(dispatch);
     };
     tokio::spawn(run);
 }

@@ -28,6 +28,7 @@ mod engine_io;
 mod io;
 mod service;
 mod socket;
+pub mod typed;
 mod ws;
 
 pub use config::{Cors, CorsOrigin, ServerOptions};

@@ -32,6 +32,9 @@ pub(crate) struct SocketState {
     pub(crate) sid: ByteString,
     pub(crate) nsp: ByteString,
     pub(crate) handlers: Mutex<Listeners>,
+    /// The events that came before the namespace's connect handler (which installs the
+    /// listeners) finished, in order; `None` once it has.
+    early: Mutex<Option<Vec<sio_core::server::Event>>>,
 }
 
 impl SocketState {
@@ -40,6 +43,34 @@ impl SocketState {
             sid,
             nsp,
             handlers: Mutex::default(),
+            early: Mutex::new(Some(Vec::new())),
+        }
+    }
+
+    /// Keep `event` while the connect handler has not finished; otherwise give it back.
+    pub(crate) fn hold_early(
+        &self,
+        event: sio_core::server::Event,
+    ) -> Option<sio_core::server::Event> {
+        match self.early.lock().expect("early events lock").as_mut() {
+            Some(early) => {
+                early.push(event);
+                None
+            }
+            None => Some(event),
+        }
+    }
+
+    /// The events kept so far; once none is left, stop keeping them. Call until empty: events
+    /// coming meanwhile are kept, after those returned.
+    pub(crate) fn take_early(&self) -> Vec<sio_core::server::Event> {
+        let mut early = self.early.lock().expect("early events lock");
+        match early.as_mut() {
+            Some(events) if !events.is_empty() => std::mem::take(events),
+            _ => {
+                *early = None;
+                Vec::new()
+            }
         }
     }
 }

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod client_support;
 pub mod node;
 pub mod sim;
 

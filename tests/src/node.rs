@@ -665,18 +665,27 @@ impl Node {
     /// Run `node tests/js/<script> <scenario> <url> <extra...>`.
     pub fn spawn(script: &str, scenario: &str, url: &str, extra: &[&str]) -> Node {
         require_node_modules();
-        let mut child = Command::new("node")
+        let mut command = Command::new("node");
+        command
             .arg(js_dir().join(script))
             .arg(scenario)
             .arg(url)
             .args(extra)
-            .current_dir(js_dir())
+            .current_dir(js_dir());
+        Self::spawn_command(&format!("{script} {scenario}"), command)
+            .unwrap_or_else(|e| panic!("cannot run `node` ({e}); Node 18+ must be on PATH"))
+    }
+
+    /// Run any peer process (`name` labels its output), with the same handling of its output
+    /// as a Node peer: stdin closed, stdout read line by line, stderr collected, killed when
+    /// dropped.
+    pub fn spawn_command(name: &str, mut command: Command) -> std::io::Result<Node> {
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run `node` ({e}); Node 18+ must be on PATH"));
+            .spawn()?;
         let (tx, lines) = mpsc::unbounded_channel();
         let out = child.stdout.take().expect("piped stdout");
         let stdout_task = tokio::spawn(async move {
@@ -693,18 +702,36 @@ impl Node {
             let _ = err.read_to_string(&mut s).await;
             s
         });
-        Node {
-            name: format!("{script} {scenario}"),
+        Ok(Node {
+            name: name.to_owned(),
             child,
             lines,
             stdout: Vec::new(),
             stdout_task,
             stderr_task,
-        }
+        })
     }
 
     /// Wait up to `timeout` for an output line starting with `prefix`; returns the rest of it.
     pub async fn line(&mut self, prefix: &str, timeout: Duration) -> String {
+        match self.try_line(prefix, timeout).await {
+            Some(rest) => rest,
+            None => {
+                let _ = self.child.start_kill();
+                let out = self.collect().await;
+                panic!(
+                    "node `{}` printed no `{prefix}` line within {timeout:?} (exit code \
+                     {:?})\n--- stdout ---\n{}\n--- stderr ---\n{}",
+                    self.name, out.code, out.stdout, out.stderr
+                );
+            }
+        }
+    }
+
+    /// Like [`line`](Self::line), but `None` when no such line came within `timeout` (or the
+    /// process closed its output); the process is left alone. A zero `timeout` takes only a
+    /// line already printed.
+    pub async fn try_line(&mut self, prefix: &str, timeout: Duration) -> Option<String> {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -712,20 +739,17 @@ impl Node {
                 Ok(Some(line)) => {
                     self.stdout.push(line.clone());
                     if let Some(rest) = line.strip_prefix(prefix) {
-                        return rest.trim().to_owned();
+                        return Some(rest.trim().to_owned());
                     }
                 }
-                Ok(None) | Err(_) => {
-                    let _ = self.child.start_kill();
-                    let out = self.collect().await;
-                    panic!(
-                        "node `{}` printed no `{prefix}` line within {timeout:?} (exit code \
-                         {:?})\n--- stdout ---\n{}\n--- stderr ---\n{}",
-                        self.name, out.code, out.stdout, out.stderr
-                    );
-                }
+                Ok(None) | Err(_) => return None,
             }
         }
+    }
+
+    /// What the process printed on stdout so far (the lines already read).
+    pub fn stdout_so_far(&self) -> String {
+        self.stdout.join("\n")
     }
 
     /// Kill the process (SIGKILL): its connections drop without any goodbye.

@@ -608,7 +608,7 @@ impl Sim {
     /// Ask to join `nsp` with an optional auth object; returns the socket if the server
     /// accepted at once (the application decides).
     pub fn connect(&mut self, p: PeerId, nsp: &str, auth: Option<&str>) -> Option<SocketId> {
-        let packet = SioPacket::connect(nsp.to_owned(), auth.map(|a| ByteString::from(a)));
+        let packet = SioPacket::connect(nsp.to_owned(), auth.map(ByteString::from));
         self.send_sio(p, &packet);
         self.try_socket(p, nsp)
     }
@@ -617,6 +617,23 @@ impl Sim {
     pub fn emit(&mut self, p: PeerId, nsp: &str, data: &str) {
         let packet = SioPacket::event(nsp.to_owned(), ByteString::from(data), None, Vec::new());
         self.send_sio(p, &packet);
+    }
+
+    /// Send an event that asks for an ack with id `id`.
+    pub fn emit_with_ack(&mut self, p: PeerId, nsp: &str, id: u64, data: &str) {
+        let packet = SioPacket::event(nsp.to_owned(), ByteString::from(data), Some(id), Vec::new());
+        self.send_sio(p, &packet);
+    }
+
+    /// Acknowledge the server's event `id`: `data` is the JSON array of the ack's arguments.
+    pub fn ack(&mut self, p: PeerId, nsp: &str, id: u64, data: &str) {
+        let packet = SioPacket::ack(nsp.to_owned(), ByteString::from(data), id, Vec::new());
+        self.send_sio(p, &packet);
+    }
+
+    /// Leave a namespace (Socket.IO DISCONNECT).
+    pub fn leave_namespace(&mut self, p: PeerId, nsp: &str) {
+        self.send_sio(p, &SioPacket::disconnect(nsp.to_owned()));
     }
 
     /// The server-side socket of `p` in `nsp`, if it joined.

@@ -24,7 +24,7 @@ fn setup(websocket: bool) -> (Sim, PeerId, SocketId) {
 fn client_ack_ids_are_answered_by_the_app() {
     for websocket in [false, true] {
         let (mut sim, p, socket) = setup(websocket);
-        sim.send_sio_text(p, r#"21["hello",1]"#);
+        sim.emit_with_ack(p, "/", 1, r#"["hello",1]"#);
         sim.send_sio_text(p, r#"2345["hello",2]"#);
         let events = sim.take_events();
         let ids: Vec<Option<u64>> = events
@@ -130,8 +130,8 @@ fn server_emit_with_ack_is_answered() {
             ]
         );
         sim.advance(100);
-        sim.send_sio_text(p, &format!(r#"3{b}["answer",2]"#));
-        sim.send_sio_text(p, &format!(r#"3{a}["answer",1]"#));
+        sim.ack(p, "/", b, r#"["answer",2]"#);
+        sim.ack(p, "/", a, r#"["answer",1]"#);
         let events = sim.take_events();
         let got: Vec<(u64, String)> = events
             .iter()

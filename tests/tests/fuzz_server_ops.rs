@@ -252,3 +252,29 @@ fn full_buffers_close_only_their_connection() {
     assert_eq!(summary.accepted, 8, "{summary:?}");
     assert!(summary.disconnected >= 2, "{summary:?}");
 }
+
+/// The committed seeds (`fuzz/corpus/server_ops/`, deep scenarios the fuzzer found) replay
+/// cleanly.
+#[test]
+fn committed_seeds() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/corpus/server_ops");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("the seed corpus exists")
+        .map(|e| e.expect("directory entry").path())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no seeds in {dir}");
+    let mut accepted = 0;
+    for file in &files {
+        let data = std::fs::read(file).expect("readable seed");
+        let input = <Input as arbitrary::Arbitrary>::arbitrary_take_rest(
+            arbitrary::Unstructured::new(&data),
+        )
+        .expect("a seed decodes");
+        accepted += server_ops::run(input).accepted;
+    }
+    assert!(
+        accepted >= 8 * files.len(),
+        "the seeds reach connected clients"
+    );
+}

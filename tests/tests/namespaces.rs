@@ -139,7 +139,7 @@ fn client_leaving_one_namespace_keeps_the_others() {
     let admin_sid = sim.server.socket_sid(admin).unwrap().clone();
     let mut rooms = vec![admin_sid, "staff".into()];
     rooms.sort();
-    sim.send_sio_text(p, "1/admin,");
+    sim.leave_namespace(p, "/admin");
     assert_eq!(
         sim.take_events(),
         [

@@ -112,9 +112,7 @@ fn label(server: &str) -> String {
 /// A number with a sensible number of digits.
 pub fn fmt_num(v: f64) -> String {
     let a = v.abs();
-    if a >= 100_000.0 {
-        group_thousands(v.round() as i64)
-    } else if a >= 1000.0 {
+    if a >= 1000.0 {
         group_thousands(v.round() as i64)
     } else if a >= 100.0 {
         format!("{v:.0}")
@@ -129,7 +127,7 @@ fn group_thousands(v: i64) -> String {
     let s = v.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push('\u{202f}');
         }
         out.push(c);
@@ -496,7 +494,7 @@ pub fn render_svg(outcomes: &[Outcome]) -> String {
         let values: Vec<(String, Option<f64>)> = t
             .servers
             .iter()
-            .map(|srv| (srv.clone(), t.get(scenario, srv).and_then(|r| pick(r))))
+            .map(|srv| (srv.clone(), t.get(scenario, srv).and_then(pick)))
             .collect();
         let max = values.iter().filter_map(|(_, v)| *v).fold(0.0f64, f64::max);
         let bar_max = pw - 190.0;

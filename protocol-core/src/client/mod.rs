@@ -65,14 +65,13 @@ use bytestring::ByteString;
 pub use backoff::Backoff;
 use socket::{AckOwner, AckWait, Queued, Sock};
 
-pub use crate::engine::client::Transmit;
-use crate::engine::client::{
-    self as engine, CloseReason, EngineClient, EngineClientConfig, RequestId, SendError,
-    TransportError, TransportKind, WsId,
+use crate::engine::client::{self as engine, EngineClient, EngineClientConfig, SendError};
+pub use crate::engine::client::{
+    CloseReason, RequestId, Transmit, TransportError, TransportKind, WsId,
 };
 use crate::engine::Frame;
 use crate::id::IdGenerator;
-use crate::server::Emit;
+pub use crate::server::Emit;
 use crate::socket::{Decoder, Packet, PacketType, RESERVED_EVENTS};
 use crate::timers::{Millis, Timers};
 

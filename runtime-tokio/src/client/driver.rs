@@ -35,6 +35,8 @@ struct Inner {
     requests: HashMap<RequestId, AbortHandle>,
     acks: HashMap<EmitId, AckWaiter>,
     sockets: HashMap<ByteString, Arc<Mutex<Listeners>>>,
+    /// The options each namespace was opened with, for [`ClientDriver::reconnect_socket`].
+    options: HashMap<ByteString, SocketOptions>,
     waiters: HashMap<ByteString, Vec<oneshot::Sender<Result<(), ConnectError>>>>,
     timer_at: Option<u64>,
 }
@@ -74,6 +76,7 @@ impl ClientDriver {
                 requests: HashMap::new(),
                 acks: HashMap::new(),
                 sockets: HashMap::new(),
+                options: HashMap::new(),
                 waiters: HashMap::new(),
                 timer_at: None,
             }),
@@ -313,23 +316,22 @@ impl ClientDriver {
 
     fn on_event(&self, e: Event) {
         match e {
+            // Listeners first, then the waiters of `wait_connected`: code resuming after the
+            // wait sees what the listeners did, as with socket.io-client's synchronous
+            // listeners.
             Event::Connect { nsp, .. } => {
-                let waiters = self.lock().waiters.remove(&nsp).unwrap_or_default();
-                for w in waiters {
-                    let _ = w.send(Ok(()));
-                }
                 if let Some(s) = self.socket(&nsp) {
                     let hs = s.listeners.lock().expect("listeners lock").connect.clone();
                     for h in hs {
                         h(s.clone());
                     }
                 }
-            }
-            Event::ConnectError { nsp, error } => {
                 let waiters = self.lock().waiters.remove(&nsp).unwrap_or_default();
                 for w in waiters {
-                    let _ = w.send(Err(error.clone()));
+                    let _ = w.send(Ok(()));
                 }
+            }
+            Event::ConnectError { nsp, error } => {
                 if let Some(s) = self.socket(&nsp) {
                     let hs = s
                         .listeners
@@ -340,6 +342,10 @@ impl ClientDriver {
                     for h in hs {
                         h(s.clone(), error.clone());
                     }
+                }
+                let waiters = self.lock().waiters.remove(&nsp).unwrap_or_default();
+                for w in waiters {
+                    let _ = w.send(Err(error.clone()));
                 }
             }
             Event::Disconnect { nsp, reason } => {
@@ -416,6 +422,7 @@ impl ClientDriver {
         let key = ByteString::from(nsp);
         let listeners = {
             let mut inner = self.lock();
+            inner.options.insert(key.clone(), opts.clone());
             inner
                 .sockets
                 .entry(key.clone())
@@ -433,8 +440,13 @@ impl ClientDriver {
         }
     }
 
+    /// Connect a namespace again with the options (auth, ack timeout, retries) it was opened
+    /// with, as socket.io-client's `socket.connect()` after `socket.disconnect()`.
     pub(crate) fn reconnect_socket(&self, nsp: &str) {
-        let _ = self.run(|inner, now| inner.core.connect(now, nsp, SocketOptions::default()));
+        let _ = self.run(|inner, now| {
+            let opts = inner.options.get(nsp).cloned().unwrap_or_default();
+            inner.core.connect(now, nsp, opts)
+        });
     }
 
     pub(crate) async fn wait_connected(&self, nsp: &ByteString) -> Result<(), ConnectError> {
@@ -456,6 +468,18 @@ impl ClientDriver {
 
     pub(crate) fn transport(&self) -> Option<TransportKind> {
         self.lock().core.engine().transport()
+    }
+
+    pub(crate) fn engine_id(&self) -> Option<String> {
+        let inner = self.lock();
+        if inner.core.state() != ConnectionState::Open {
+            return None;
+        }
+        inner.core.engine().sid().map(|s| s.to_string())
+    }
+
+    pub(crate) fn is_recovered(&self, nsp: &str) -> bool {
+        self.lock().core.is_recovered(nsp)
     }
 
     pub(crate) fn socket_id(&self, nsp: &str) -> Option<String> {

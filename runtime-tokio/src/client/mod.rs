@@ -374,6 +374,13 @@ impl Client {
         self.main.driver.state()
     }
 
+    /// The Engine.IO session id while the connection is open (socket.io-client's
+    /// `socket.io.engine.id`; the server's `socket.conn.id`). Every namespace of this client
+    /// shares it.
+    pub fn engine_id(&self) -> Option<String> {
+        self.main.driver.engine_id()
+    }
+
     /// The transport in use, if connected.
     pub fn transport(&self) -> Option<TransportKind> {
         self.main.driver.transport()
@@ -462,6 +469,13 @@ impl Socket {
     /// Whether the namespace is connected.
     pub fn connected(&self) -> bool {
         self.driver.is_connected(&self.nsp)
+    }
+
+    /// Whether the last connection of this namespace recovered its previous session (a server
+    /// with connection state recovery gave the same id back and replayed what was missed), as
+    /// socket.io-client's `socket.recovered`.
+    pub fn recovered(&self) -> bool {
+        self.driver.is_recovered(&self.nsp)
     }
 
     /// Listen to an event. Several listeners of one event all run.
@@ -567,7 +581,8 @@ impl Socket {
         self.driver.disconnect(&self.nsp);
     }
 
-    /// Connect again after [`disconnect`](Self::disconnect).
+    /// Connect again after [`disconnect`](Self::disconnect), with the same options (auth, ack
+    /// timeout, retries).
     pub fn connect(&self) {
         self.driver.reconnect_socket(&self.nsp);
     }
