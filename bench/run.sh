@@ -133,6 +133,7 @@ BENCH_RAM="$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)" \
 BENCH_KERNEL="$(uname -r)" BENCH_RUSTC="$(rustc --version | cut -d' ' -f2)" \
 BENCH_NODE="$(node --version)" BENCH_SOCKETIO="$SOCKETIO_VERSION" \
 BENCH_SOCKETIOXIDE="$SOCKETIOXIDE_VERSION" BENCH_LOAD="$LOAD_BEFORE" \
+BENCH_REV="$(git describe --always --dirty 2>/dev/null || echo unknown)" \
   node -e '
     const e = process.env;
     console.log(JSON.stringify({
@@ -140,7 +141,7 @@ BENCH_SOCKETIOXIDE="$SOCKETIOXIDE_VERSION" BENCH_LOAD="$LOAD_BEFORE" \
       nofile: Number(e.BENCH_NOFILE), max_connections: Number(e.BENCH_MAX_CONN),
       nproc: e.BENCH_NPROC, cpu: e.BENCH_CPU, ram: e.BENCH_RAM, kernel: e.BENCH_KERNEL,
       rustc: e.BENCH_RUSTC, node: e.BENCH_NODE, socketio: e.BENCH_SOCKETIO,
-      socketioxide: e.BENCH_SOCKETIOXIDE, load: e.BENCH_LOAD,
+      socketioxide: e.BENCH_SOCKETIOXIDE, load: e.BENCH_LOAD, revision: e.BENCH_REV,
     }));' >"$META"
 
 echo "== report"

@@ -13,7 +13,9 @@
 //! aborted GETs, raw HTTP requests with any query; time advances by any amount or to the next
 //! deadline; the application accepts or refuses CONNECTs, emits (to rooms, with exceptions,
 //! binary, volatile), emits with acks, broadcasts with acks, acknowledges, joins, leaves,
-//! disconnects and shuts down.
+//! disconnects and shuts down. With connection state recovery on, CONNECTs may present a
+//! `pid` and an `offset` the server gave some connection (or forged ones), to take a socket's
+//! session back, from a closed connection or from one still open.
 //!
 //! # Invariants
 //!
@@ -30,7 +32,10 @@
 //!   closes, disconnects) and closes at most its own session; an application command only
 //!   disconnects others through their own full buffers.
 //! - Bounded: outputs of one operation are bounded by its size and the number of sessions;
-//!   sessions never exceed the handshakes fed, sockets never exceed the accepts.
+//!   sessions never exceed the handshakes fed, sockets never exceed the accepts; what
+//!   recovery keeps stays within its bounds.
+//! - Recovery: a CONNECT that presents a live socket's `pid` may end that socket's connection
+//!   (with `transport error`), and no other; a recovered socket comes back with its id.
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -38,10 +43,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use arbitrary::{Arbitrary, Unstructured};
 use sio_core::engine::{payload, Frame, HttpResponse, Method, RequestId, Transmit, WsId};
 use sio_core::server::{
-    ConnectId, DisconnectReason, Emit, Event, Handshake, Output, Server, ServerConfig, SocketId,
-    Target,
+    ConnectId, DisconnectReason, Emit, Event, Handshake, Output, RecoveryConfig, Server,
+    ServerConfig, SocketId, Target,
 };
-use sio_core::socket::Decoder;
+use sio_core::socket::{Decoder, PacketType};
 use sio_core::{ByteString, Bytes, Limits};
 
 /// Connection slots of the simulated clients.
@@ -56,7 +61,9 @@ const ROOMS: [&str; 3] = ["r0", "r1", "r2"];
 pub struct Config {
     pub dynamic_namespaces: bool,
     pub small_payload: bool,
-    /// `max_buffered_frames` is 2 + this % 30.
+    /// `max_buffered_frames` is 2 + this % 30. Its high bit turns connection state recovery
+    /// on, with small bounds (kept in this byte so that the committed corpus decodes as
+    /// before).
     pub buffered: u8,
     pub allow_upgrades: bool,
     /// Start from [`preamble`]: four clients connected and accepted in two namespaces.
@@ -80,8 +87,10 @@ pub enum Msg {
     Close,
     /// `6`
     Noop,
-    /// `40…`
-    Connect { nsp: u8, auth: bool },
+    /// `40…`: with a token when `auth & 1`; with `auth >> 1` non-zero, also a recovery claim:
+    /// a `pid` the server gave (or a forged one) and maybe an `offset` it sent (or a forged
+    /// one).
+    Connect { nsp: u8, auth: u8 },
     /// `41…`
     Disconnect { nsp: u8 },
     /// `42…`
@@ -230,6 +239,8 @@ pub struct Summary {
     pub delivered: usize,
     /// Events from clients that reached the application.
     pub messages: usize,
+    /// Sockets that came back through connection state recovery.
+    pub recovered: usize,
 }
 
 /// Run the target on a decoded input.
@@ -259,6 +270,7 @@ pub fn run(input: Input) -> Summary {
         disconnected: f.gone.len(),
         delivered: f.delivered,
         messages: f.messages,
+        recovered: f.recovered,
     }
 }
 
@@ -276,12 +288,9 @@ pub fn preamble() -> Vec<Op> {
         let msgs = vec![
             Msg::Connect {
                 nsp: 0,
-                auth: conn % 2 == 0,
+                auth: u8::from(conn % 2 == 0),
             },
-            Msg::Connect {
-                nsp: 1,
-                auth: false,
-            },
+            Msg::Connect { nsp: 1, auth: 0 },
         ];
         if conn < 2 {
             ops.push(Op::Post { conn, msgs });
@@ -356,6 +365,95 @@ struct Fuzz {
     accepted: usize,
     delivered: usize,
     messages: usize,
+    recovered: usize,
+    /// Recovery, when on: its bounds, the `pid`s the server gave (with the connection that
+    /// got each) and offsets it sent, latest last.
+    recovery: Option<RecoveryConfig>,
+    known: Known,
+    /// Connections whose sockets the current operation may take over (by their `pid`).
+    others: BTreeSet<usize>,
+}
+
+/// What the clients learned from the server, for recovery claims.
+#[derive(Debug, Default)]
+pub struct Known {
+    pids: Vec<(String, usize)>,
+    offsets: Vec<String>,
+}
+
+impl Known {
+    /// The auth object of a CONNECT: a token when `auth & 1`, a recovery claim by `auth >> 1`.
+    fn auth(&self, auth: u8) -> Option<String> {
+        let mut fields = Vec::new();
+        if auth & 1 == 1 {
+            fields.push(r#""token":"x""#.to_owned());
+        }
+        let claim = auth >> 1;
+        if claim != 0 {
+            let pid = match self.pids.len() {
+                0 => "forged".to_owned(),
+                n if claim % 8 == 7 => format!("{}x", self.pids[claim as usize % n].0),
+                n => self.pids[(n - 1).saturating_sub(claim as usize % 4)]
+                    .0
+                    .clone(),
+            };
+            fields.push(format!(r#""pid":"{pid}""#));
+            match claim >> 3 {
+                0 => {}
+                1 => fields.push(r#""offset":"forged.1""#.to_owned()),
+                2 => fields.push(r#""offset":7"#.to_owned()),
+                k => {
+                    if let Some(o) = self
+                        .offsets
+                        .len()
+                        .checked_sub(1 + k as usize % 4)
+                        .and_then(|i| self.offsets.get(i))
+                    {
+                        fields.push(format!(r#""offset":"{o}""#));
+                    }
+                }
+            }
+        }
+        (!fields.is_empty()).then(|| format!("{{{}}}", fields.join(",")))
+    }
+
+    /// The connection that got `pid` last.
+    fn owner(&self, pid: &str) -> Option<usize> {
+        self.pids
+            .iter()
+            .rev()
+            .find(|(p, _)| p == pid)
+            .map(|(_, c)| *c)
+    }
+
+    fn remember(&mut self, c: usize, packet: &sio_core::socket::Packet) {
+        let Some(data) = packet.data.as_deref() else {
+            return;
+        };
+        match packet.kind {
+            PacketType::Connect => {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(data) {
+                    if let Some(pid) = v.get("pid").and_then(|p| p.as_str()) {
+                        self.pids.push((pid.to_owned(), c));
+                    }
+                }
+            }
+            PacketType::Event | PacketType::BinaryEvent if packet.id.is_none() => {
+                if let Ok(args) = serde_json::from_str::<Vec<serde_json::Value>>(data) {
+                    if let Some(serde_json::Value::String(o)) = args.last() {
+                        self.offsets.push(o.clone());
+                    }
+                }
+            }
+            _ => {}
+        }
+        if self.pids.len() > 32 {
+            self.pids.drain(..16);
+        }
+        if self.offsets.len() > 32 {
+            self.offsets.drain(..16);
+        }
+    }
 }
 
 fn nsp(i: u8) -> &'static str {
@@ -377,7 +475,17 @@ fn placeholders(n: usize) -> String {
 }
 
 impl Msg {
-    fn frame(&self) -> Frame {
+    /// The `pid` this message presents, if any.
+    fn claimed_pid(&self, known: &Known) -> Option<String> {
+        let Msg::Connect { auth, .. } = self else {
+            return None;
+        };
+        let auth = known.auth(*auth)?;
+        let v: serde_json::Value = serde_json::from_str(&auth).ok()?;
+        v.get("pid")?.as_str().map(str::to_owned)
+    }
+
+    fn frame(&self, known: &Known) -> Frame {
         let t = |s: String| Frame::Text(ByteString::from(s));
         match self {
             Msg::Probe => t("2probe".into()),
@@ -390,7 +498,7 @@ impl Msg {
             Msg::Connect { nsp, auth } => t(format!(
                 "40{}{}",
                 nsp_prefix(*nsp),
-                if *auth { r#"{"token":"x"}"# } else { "" }
+                known.auth(*auth).unwrap_or_default()
             )),
             Msg::Disconnect { nsp } => t(format!("41{}", nsp_prefix(*nsp))),
             Msg::Event { nsp, ack, arg } => t(format!(
@@ -462,6 +570,14 @@ impl Fuzz {
         }
         config.connect_timeout = 1000;
         config.dynamic_namespaces = c.dynamic_namespaces;
+        let recovery = (c.buffered & 0x80 != 0).then(|| RecoveryConfig {
+            max_disconnection_duration: 1500,
+            skip_middlewares: true,
+            max_packets: 1 + (c.buffered as usize >> 4 & 7),
+            max_bytes: 200,
+            max_sessions: 3,
+        });
+        config.connection_state_recovery = recovery.clone();
         let mut server = Server::new(config);
         server.add_namespace("/a");
         Fuzz {
@@ -488,6 +604,10 @@ impl Fuzz {
             accepted: 0,
             delivered: 0,
             messages: 0,
+            recovered: 0,
+            recovery,
+            known: Known::default(),
+            others: BTreeSet::new(),
         }
     }
 
@@ -641,7 +761,10 @@ impl Fuzz {
             }
             Op::Post { conn, msgs } => {
                 let c = self.slot(conn);
-                let frames: Vec<Frame> = msgs.iter().map(Msg::frame).collect();
+                for m in &msgs {
+                    self.note_claim(c, m);
+                }
+                let frames: Vec<Frame> = msgs.iter().map(|m| m.frame(&self.known)).collect();
                 let body = payload::encode(&frames);
                 input_len += body.len();
                 if let Some(sid) = self.conn(c).sid.clone() {
@@ -694,7 +817,10 @@ impl Fuzz {
             }
             Op::Ws { conn, probe, msg } => {
                 let c = self.slot(conn);
-                let frame = msg.frame();
+                if !probe {
+                    self.note_claim(c, &msg);
+                }
+                let frame = msg.frame(&self.known);
                 input_len += frame.len();
                 self.send_ws(c, probe, frame);
                 Cause::Peer(c)
@@ -778,6 +904,11 @@ impl Fuzz {
                     .and_then(|(_, _, hs)| slot_of(&hs.query));
                 if let Ok(s) = self.server.accept(self.now, id) {
                     self.accepted += 1;
+                    if self.server.socket_recovered(s) == Some(true) {
+                        // The same socket again.
+                        self.recovered += 1;
+                        assert!(self.gone.remove(&s), "{s:?} recovered while connected");
+                    }
                     self.sockets_seen.push(s);
                     self.socket_conn.insert(s, conn);
                 }
@@ -912,13 +1043,25 @@ impl Fuzz {
             }
         };
         self.drain(cause, input_len);
+        let took_over = !std::mem::take(&mut self.others).is_empty();
         let sessions = self.server.engine().session_count();
         assert!(
             sessions <= self.sessions_opened,
             "{sessions} sessions from {} handshakes",
             self.sessions_opened
         );
-        if let Cause::Peer(_) = cause {
+        if let Some(r) = &self.recovery {
+            let st = self.server.recovery_stats();
+            let live: usize = NAMESPACES
+                .iter()
+                .map(|n| self.server.namespace_sockets(n).len())
+                .sum();
+            assert!(st.sessions <= r.max_sessions, "{st:?}");
+            let journals = live + st.sessions;
+            assert!(st.packets <= journals * r.max_packets, "{st:?}");
+            assert!(st.client_acks <= journals * r.max_packets, "{st:?}");
+        }
+        if let (Cause::Peer(_), false) = (cause, took_over) {
             assert!(
                 sessions + 1 >= sessions_before,
                 "one peer's input closed {} sessions",
@@ -943,6 +1086,21 @@ impl Fuzz {
         }
         if self.sockets_seen.len() > 256 {
             self.sockets_seen.drain(..128);
+        }
+    }
+
+    /// A CONNECT presenting the `pid` of a socket on another connection may end that one.
+    fn note_claim(&mut self, c: usize, msg: &Msg) {
+        if self.recovery.is_none() {
+            return;
+        }
+        if let Some(owner) = msg
+            .claimed_pid(&self.known)
+            .and_then(|pid| self.known.owner(&pid))
+        {
+            if owner != c {
+                self.others.insert(owner);
+            }
         }
     }
 
@@ -974,10 +1132,9 @@ impl Fuzz {
 
     fn touch(&self, cause: Cause, owner: Option<usize>) {
         if let Cause::Peer(c) = cause {
-            assert_eq!(
-                owner,
-                Some(c),
-                "input of slot {c} reached another connection"
+            assert!(
+                owner == Some(c) || owner.is_some_and(|o| self.others.contains(&o)),
+                "input of slot {c} reached another connection ({owner:?})"
             );
         }
     }
@@ -1067,7 +1224,10 @@ impl Fuzz {
             _ => return,
         };
         match r {
-            Ok(Some(_)) => self.delivered += 1,
+            Ok(Some(p)) => {
+                self.delivered += 1;
+                self.known.remember(c, &p);
+            }
             Ok(None) => {}
             Err(e) => panic!("the server sent a Socket.IO packet its client cannot decode: {e}"),
         }
@@ -1121,11 +1281,13 @@ impl Fuzz {
         let slot = self.socket_conn.get(&socket).copied().flatten();
         let ok = match cause {
             Cause::Peer(c) => {
-                slot == Some(c)
+                (slot == Some(c)
                     && !matches!(
                         reason,
                         R::PingTimeout | R::ServerShuttingDown | R::ServerNamespaceDisconnect
-                    )
+                    ))
+                    || (slot.is_some_and(|s| self.others.contains(&s))
+                        && reason == R::TransportError)
             }
             Cause::AnyPeer => !matches!(reason, R::ServerShuttingDown | R::PingTimeout),
             Cause::Command(target) => {

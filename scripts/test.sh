@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the tests need (Chromium, Node peers, cargo-fuzz) and runs every test:
+# Installs what the tests need (Chromium, Node and Python peers, cargo-fuzz) and runs every test:
 # formatting, lints, unit/property/simulation/interop tests, the fuzz corpora, a fuzz smoke run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +14,10 @@ fi
 
 echo "== installing the Node peers (tests/js)"
 (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+
+echo "== installing the Python peer (tests/py/.venv)"
+python3 -m venv tests/py/.venv
+tests/py/.venv/bin/pip install --quiet --disable-pip-version-check -r tests/py/requirements.txt
 
 echo "== cargo fmt"
 cargo fmt --all -- --check

@@ -24,7 +24,7 @@ use sio_core::{ByteString, Bytes, Limits};
 const NAMESPACES: [&str; 3] = ["/", "/a", "/b"];
 
 /// Well-formed pieces of server traffic, to get deep into the state machine.
-const TEMPLATES: [&str; 24] = [
+const TEMPLATES: [&str; 27] = [
     r#"0{"sid":"s","upgrades":["websocket"],"pingInterval":300,"pingTimeout":200,"maxPayload":64}"#,
     r#"0{"sid":"s","upgrades":[],"pingInterval":50,"pingTimeout":20,"maxPayload":1000000}"#,
     "2",
@@ -49,6 +49,11 @@ const TEMPLATES: [&str; 24] = [
     r#"461-/a,0[{"_placeholder":true,"num":0}]"#,
     "40",
     "4x",
+    // Connection state recovery: offsets on events (binary ones too), an event that asks for
+    // an ack (no offset), one with no argument to take.
+    r#"451-/a,["b",{"_placeholder":true,"num":0},"off2"]"#,
+    r#"42/a,7["q","not an offset"]"#,
+    r#"42/a,["e"]"#,
 ];
 
 #[derive(Arbitrary, Debug, Clone)]

@@ -1,116 +1,28 @@
 //! Simulation: client cores (`sio_core::client::Client`) wired to the server core
 //! (`sio_core::server::Server`) in memory, with virtual time and a link that can delay, drop
-//! or refuse.
+//! or refuse (the wiring is in `support/`).
 //!
-//! The [`Sim`] routes every client [`Transmit`] (HTTP requests, WebSockets) to the server's
-//! `handle_http` / `handle_ws_*` and every server transmit back, each after the link's
-//! latency (WebSocket messages keep their order, as TCP does). A small server application
-//! accepts CONNECTs (checking a token on `/private`), echoes events and acknowledges them.
-//! Time always advances to the earliest pending delivery or deadline.
+//! A small server application accepts CONNECTs (checking a token on `/private`), echoes
+//! events and acknowledges them.
 
 use std::collections::BTreeMap;
 
+mod support;
+
 use sio_core::client::{
-    AckError, Client, ClientConfig, ConnectError, ConnectionState, DisconnectReason, Event, Output,
-    SocketOptions,
+    AckError, ClientConfig, ConnectError, ConnectionState, DisconnectReason, Event, SocketOptions,
 };
-use sio_core::engine::client::{CloseReason, RequestId, Transmit, TransportKind, WsId};
-use sio_core::engine::{self, Frame, Method};
+use sio_core::engine::client::{CloseReason, Transmit, TransportKind};
+use sio_core::engine::{Frame, Method};
 use sio_core::id::IdGenerator;
-use sio_core::server::{self, Emit, Handshake, Server, ServerConfig, SocketId, Target};
+use sio_core::server::{self, Emit, Server, ServerConfig, SocketId, Target};
 use sio_core::socket::Packet;
 use sio_core::timers::Millis;
 use sio_core::{ByteString, Bytes};
 
-// ----- the link and the simulator ------------------------------------------------------------
+use support::{LinkMode, ServerApp};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum LinkMode {
-    /// Everything is delivered after the latency.
-    Up,
-    /// The server is unreachable: requests and WebSocket opens fail at once.
-    Refuse,
-    /// Everything is silently lost, both ways.
-    Blackhole,
-    /// Only what the server sends is lost.
-    DropToClient,
-}
-
-#[derive(Debug)]
-enum Delivery {
-    Http {
-        peer: usize,
-        req: RequestId,
-        method: Method,
-        path_and_query: String,
-        body: Bytes,
-    },
-    HttpAbort {
-        peer: usize,
-        req: RequestId,
-    },
-    WsOpen {
-        peer: usize,
-        ws: WsId,
-        path_and_query: String,
-    },
-    WsToServer {
-        peer: usize,
-        ws: WsId,
-        frame: Frame,
-    },
-    WsClosedByClient {
-        peer: usize,
-        ws: WsId,
-    },
-    HttpResponse {
-        peer: usize,
-        req: RequestId,
-        status: u16,
-        body: Bytes,
-    },
-    HttpFailure {
-        peer: usize,
-        req: RequestId,
-    },
-    WsOpened {
-        peer: usize,
-        ws: WsId,
-    },
-    WsToClient {
-        peer: usize,
-        ws: WsId,
-        frame: Frame,
-    },
-    WsClosedByServer {
-        peer: usize,
-        ws: WsId,
-        error: bool,
-    },
-}
-
-impl Delivery {
-    fn to_server(&self) -> bool {
-        matches!(
-            self,
-            Delivery::Http { .. }
-                | Delivery::HttpAbort { .. }
-                | Delivery::WsOpen { .. }
-                | Delivery::WsToServer { .. }
-                | Delivery::WsClosedByClient { .. }
-        )
-    }
-}
-
-struct Peer {
-    client: Client,
-    /// Every event, with its time.
-    events: Vec<(Millis, Event)>,
-    /// Every transmit, with its time.
-    transmits: Vec<(Millis, Transmit)>,
-    /// Answer the server's ack requests with `["ok"]`.
-    auto_ack: bool,
-}
+// ----- the server application ----------------------------------------------------------------
 
 /// What the server application saw.
 #[derive(Default)]
@@ -122,27 +34,63 @@ struct AppLog {
     receipts: BTreeMap<String, u32>,
 }
 
-struct Sim {
-    now: Millis,
-    server: Server,
-    app: AppLog,
-    peers: Vec<Peer>,
-    mode: LinkMode,
-    latency: Millis,
-    /// Extra random latency, up to this many ms (WebSocket messages keep their order).
-    jitter: Millis,
-    rng: IdGenerator,
-    queue: BTreeMap<(Millis, u64), Delivery>,
-    seq: u64,
-    next_sreq: u64,
-    next_sws: u64,
-    sreq: BTreeMap<u64, (usize, RequestId)>,
-    creq: BTreeMap<(usize, RequestId), u64>,
-    sws: BTreeMap<u64, (usize, WsId)>,
-    cws: BTreeMap<(usize, WsId), u64>,
-    /// Last delivery time per WebSocket and direction, to keep messages in order.
-    ws_clock: BTreeMap<(usize, WsId, bool), Millis>,
+impl ServerApp for AppLog {
+    /// The server application.
+    fn on_event(&mut self, server: &mut Server, now: Millis, e: server::Event) {
+        self.events.push((now, e.clone()));
+        match e {
+            server::Event::ConnectRequest { id, nsp, auth, .. } => {
+                let ok = &*nsp != "/private"
+                    || auth
+                        .as_deref()
+                        .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
+                        .is_some_and(|a| a["token"] == "secret");
+                if ok {
+                    server.accept(now, id).unwrap();
+                } else {
+                    let data =
+                        serde_json::value::RawValue::from_string(r#"{"code":401}"#.into()).unwrap();
+                    server.reject(now, id, "unauthorized", Some(&data)).unwrap();
+                }
+            }
+            server::Event::Message { socket, packet } => {
+                let nsp = server.socket_namespace(socket).unwrap().to_string();
+                let data = packet.data.clone().unwrap();
+                self.received.push((nsp.clone(), data.to_string()));
+                let n = self.receipts.entry(data.to_string()).or_insert(0);
+                *n += 1;
+                let n = *n;
+                let name = packet.event_name().unwrap().into_owned();
+                let ack = |s: &mut Server, args: String, attachments: Vec<Bytes>| {
+                    if let Some(id) = packet.id {
+                        s.ack(now, socket, id, ByteString::from(args), attachments)
+                            .unwrap();
+                    }
+                };
+                match name.as_str() {
+                    "echo" => {
+                        let sid = server.socket_sid(socket).unwrap().to_string();
+                        let emit = Emit {
+                            data: data.clone(),
+                            attachments: packet.attachments.clone(),
+                            volatile: false,
+                        };
+                        server.emit(now, &Target::room(&nsp, &sid), &emit).unwrap();
+                        ack(server, args_of(&data), packet.attachments.clone());
+                    }
+                    "noack" => {}
+                    // Acknowledged on every third receipt only.
+                    "flaky" if !n.is_multiple_of(3) => {}
+                    "kick" => server.disconnect(now, socket, false).unwrap(),
+                    _ => ack(server, args_of(&data), vec![]),
+                }
+            }
+            _ => {}
+        }
+    }
 }
+
+type Sim = support::Sim<AppLog>;
 
 fn server_config(seed: u8) -> ServerConfig {
     let mut c = ServerConfig::default();
@@ -174,483 +122,20 @@ const POLLING: &[TransportKind] = &[TransportKind::Polling];
 const WEBSOCKET: &[TransportKind] = &[TransportKind::WebSocket];
 const UPGRADE: &[TransportKind] = &[TransportKind::Polling, TransportKind::WebSocket];
 
-fn split_query(path_and_query: &str) -> &str {
-    path_and_query.split_once('?').map_or("", |(_, q)| q)
-}
-
 /// The arguments of an event's data, without its name, as a JSON array text.
 fn args_of(data: &str) -> String {
     let v: Vec<Box<serde_json::value::RawValue>> = serde_json::from_str(data).unwrap();
     let parts: Vec<&str> = v[1..].iter().map(|r| r.get()).collect();
     format!("[{}]", parts.join(","))
 }
-
 impl Sim {
     fn new(config: ServerConfig) -> Self {
-        Sim {
-            now: 0,
-            server: new_server(config),
-            app: AppLog::default(),
-            peers: Vec::new(),
-            mode: LinkMode::Up,
-            latency: 5,
-            jitter: 0,
-            rng: IdGenerator::new([42; 32]),
-            queue: BTreeMap::new(),
-            seq: 0,
-            next_sreq: 0,
-            next_sws: 0,
-            sreq: BTreeMap::new(),
-            creq: BTreeMap::new(),
-            sws: BTreeMap::new(),
-            cws: BTreeMap::new(),
-            ws_clock: BTreeMap::new(),
-        }
-    }
-
-    fn add_client(&mut self, config: ClientConfig) -> usize {
-        self.peers.push(Peer {
-            client: Client::new(config),
-            events: Vec::new(),
-            transmits: Vec::new(),
-            auto_ack: true,
-        });
-        self.peers.len() - 1
-    }
-
-    fn client(&mut self, p: usize) -> &mut Client {
-        &mut self.peers[p].client
-    }
-
-    /// Run a command on a client, then route its outputs.
-    fn with<R>(&mut self, p: usize, f: impl FnOnce(&mut Client, Millis) -> R) -> R {
-        let now = self.now;
-        let r = f(&mut self.peers[p].client, now);
-        self.drain_client(p);
-        r
-    }
-
-    fn schedule(&mut self, d: Delivery) {
-        if self.mode == LinkMode::Blackhole
-            || (self.mode == LinkMode::DropToClient && !d.to_server())
-        {
-            return;
-        }
-        if self.mode == LinkMode::Refuse && d.to_server() {
-            // Connection refused: the client learns at once.
-            match d {
-                Delivery::Http { peer, req, .. } => {
-                    return self.push_at(self.now, Delivery::HttpFailure { peer, req })
-                }
-                Delivery::WsOpen { peer, ws, .. } => {
-                    return self.push_at(
-                        self.now,
-                        Delivery::WsClosedByServer {
-                            peer,
-                            ws,
-                            error: true,
-                        },
-                    )
-                }
-                _ => return,
-            }
-        }
-        let extra = if self.jitter > 0 {
-            self.rng.next_u64() % (self.jitter + 1)
-        } else {
-            0
-        };
-        let mut at = self.now + self.latency + extra;
-        let ws_key = match &d {
-            Delivery::WsToServer { peer, ws, .. } | Delivery::WsClosedByClient { peer, ws } => {
-                Some((*peer, *ws, true))
-            }
-            Delivery::WsOpened { peer, ws }
-            | Delivery::WsToClient { peer, ws, .. }
-            | Delivery::WsClosedByServer { peer, ws, .. } => Some((*peer, *ws, false)),
-            _ => None,
-        };
-        if let Some(k) = ws_key {
-            let last = self.ws_clock.entry(k).or_insert(0);
-            at = at.max(*last);
-            *last = at;
-        }
-        self.push_at(at, d);
-    }
-
-    fn push_at(&mut self, at: Millis, d: Delivery) {
-        self.queue.insert((at, self.seq), d);
-        self.seq += 1;
-    }
-
-    fn drain_client(&mut self, p: usize) {
-        while let Some(o) = self.peers[p].client.poll_output() {
-            match o {
-                Output::Transmit(t) => {
-                    self.peers[p].transmits.push((self.now, t.clone()));
-                    let d = match t {
-                        Transmit::Http {
-                            req,
-                            method,
-                            path_and_query,
-                            body,
-                        } => Delivery::Http {
-                            peer: p,
-                            req,
-                            method,
-                            path_and_query,
-                            body,
-                        },
-                        Transmit::HttpAbort { req } => Delivery::HttpAbort { peer: p, req },
-                        Transmit::WsOpen { ws, path_and_query } => Delivery::WsOpen {
-                            peer: p,
-                            ws,
-                            path_and_query,
-                        },
-                        Transmit::Ws { ws, frame } => Delivery::WsToServer { peer: p, ws, frame },
-                        Transmit::WsClose { ws } => Delivery::WsClosedByClient { peer: p, ws },
-                    };
-                    self.schedule(d);
-                }
-                Output::Event(e) => {
-                    if let Event::Message { nsp, packet } = &e {
-                        if let (Some(id), true) = (packet.id, self.peers[p].auto_ack) {
-                            let now = self.now;
-                            let nsp = nsp.clone();
-                            self.peers[p]
-                                .client
-                                .ack(now, &nsp, id, ByteString::from_static(r#"["ok"]"#), vec![])
-                                .unwrap();
-                        }
-                    }
-                    self.peers[p].events.push((self.now, e));
-                }
-            }
-        }
-    }
-
-    fn drain_server(&mut self) {
-        while let Some(o) = self.server.poll_output() {
-            match o {
-                server::Output::Transmit(t) => match t {
-                    engine::Transmit::Http { req, response } => {
-                        if let Some((peer, creq)) = self.sreq.remove(&req.0) {
-                            self.creq.remove(&(peer, creq));
-                            self.schedule(Delivery::HttpResponse {
-                                peer,
-                                req: creq,
-                                status: response.status,
-                                body: response.body,
-                            });
-                        }
-                    }
-                    engine::Transmit::Ws { ws, frame } => {
-                        if let Some(&(peer, cws)) = self.sws.get(&ws.0) {
-                            self.schedule(Delivery::WsToClient {
-                                peer,
-                                ws: cws,
-                                frame,
-                            });
-                        }
-                    }
-                    engine::Transmit::WsClose { ws } => {
-                        if let Some((peer, cws)) = self.sws.remove(&ws.0) {
-                            self.cws.remove(&(peer, cws));
-                            self.schedule(Delivery::WsClosedByServer {
-                                peer,
-                                ws: cws,
-                                error: false,
-                            });
-                        }
-                    }
-                },
-                server::Output::Event(e) => {
-                    self.app.events.push((self.now, e.clone()));
-                    self.on_server_event(e);
-                }
-            }
-        }
-    }
-
-    /// The server application.
-    fn on_server_event(&mut self, e: server::Event) {
-        let now = self.now;
-        match e {
-            server::Event::ConnectRequest { id, nsp, auth } => {
-                let ok = &*nsp != "/private"
-                    || auth
-                        .as_deref()
-                        .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
-                        .is_some_and(|a| a["token"] == "secret");
-                if ok {
-                    self.server.accept(now, id).unwrap();
-                } else {
-                    let data =
-                        serde_json::value::RawValue::from_string(r#"{"code":401}"#.into()).unwrap();
-                    self.server
-                        .reject(now, id, "unauthorized", Some(&data))
-                        .unwrap();
-                }
-            }
-            server::Event::Message { socket, packet } => {
-                let nsp = self.server.socket_namespace(socket).unwrap().to_string();
-                let data = packet.data.clone().unwrap();
-                self.app.received.push((nsp.clone(), data.to_string()));
-                let n = self.app.receipts.entry(data.to_string()).or_insert(0);
-                *n += 1;
-                let n = *n;
-                let name = packet.event_name().unwrap().into_owned();
-                let ack = |s: &mut Server, args: String, attachments: Vec<Bytes>| {
-                    if let Some(id) = packet.id {
-                        s.ack(now, socket, id, ByteString::from(args), attachments)
-                            .unwrap();
-                    }
-                };
-                match name.as_str() {
-                    "echo" => {
-                        let sid = self.server.socket_sid(socket).unwrap().to_string();
-                        let emit = Emit {
-                            data: data.clone(),
-                            attachments: packet.attachments.clone(),
-                            volatile: false,
-                        };
-                        self.server
-                            .emit(now, &Target::room(&nsp, &sid), &emit)
-                            .unwrap();
-                        ack(&mut self.server, args_of(&data), packet.attachments.clone());
-                    }
-                    "noack" => {}
-                    // Acknowledged on every third receipt only.
-                    "flaky" if !n.is_multiple_of(3) => {}
-                    "kick" => self.server.disconnect(now, socket, false).unwrap(),
-                    _ => ack(&mut self.server, args_of(&data), vec![]),
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn deliver(&mut self, d: Delivery) {
-        let now = self.now;
-        if self.mode == LinkMode::Blackhole
-            || (self.mode == LinkMode::DropToClient && !d.to_server())
-        {
-            return;
-        }
-        match d {
-            Delivery::Http {
-                peer,
-                req,
-                method,
-                path_and_query,
-                body,
-            } => {
-                let sreq = self.next_sreq;
-                self.next_sreq += 1;
-                self.sreq.insert(sreq, (peer, req));
-                self.creq.insert((peer, req), sreq);
-                self.server.handle_http(
-                    now,
-                    engine::RequestId(sreq),
-                    method,
-                    split_query(&path_and_query),
-                    body,
-                    Handshake::default,
-                );
-                self.drain_server();
-            }
-            Delivery::HttpAbort { peer, req } => {
-                if let Some(sreq) = self.creq.remove(&(peer, req)) {
-                    self.sreq.remove(&sreq);
-                    self.server
-                        .handle_http_aborted(now, engine::RequestId(sreq));
-                    self.drain_server();
-                }
-            }
-            Delivery::WsOpen {
-                peer,
-                ws,
-                path_and_query,
-            } => {
-                let sws = self.next_sws;
-                self.next_sws += 1;
-                // Opened before anything the server writes on it.
-                self.sws.insert(sws, (peer, ws));
-                self.cws.insert((peer, ws), sws);
-                self.schedule(Delivery::WsOpened { peer, ws });
-                let r = self.server.handle_ws_open(
-                    now,
-                    engine::WsId(sws),
-                    split_query(&path_and_query),
-                    Handshake::default,
-                );
-                if r.is_err() {
-                    self.sws.remove(&sws);
-                    self.cws.remove(&(peer, ws));
-                    self.schedule(Delivery::WsClosedByServer {
-                        peer,
-                        ws,
-                        error: true,
-                    });
-                }
-                self.drain_server();
-            }
-            Delivery::WsToServer { peer, ws, frame } => {
-                if let Some(&sws) = self.cws.get(&(peer, ws)) {
-                    self.server.handle_ws_message(now, engine::WsId(sws), frame);
-                    self.drain_server();
-                }
-            }
-            Delivery::WsClosedByClient { peer, ws } => {
-                if let Some(sws) = self.cws.remove(&(peer, ws)) {
-                    self.sws.remove(&sws);
-                    self.server.handle_ws_closed(now, engine::WsId(sws), false);
-                    self.drain_server();
-                }
-            }
-            Delivery::HttpResponse {
-                peer,
-                req,
-                status,
-                body,
-            } => {
-                self.peers[peer]
-                    .client
-                    .handle_http_response(now, req, status, body);
-                self.drain_client(peer);
-            }
-            Delivery::HttpFailure { peer, req } => {
-                self.peers[peer].client.handle_http_error(now, req);
-                self.drain_client(peer);
-            }
-            Delivery::WsOpened { peer, ws } => {
-                self.peers[peer].client.handle_ws_opened(now, ws);
-                self.drain_client(peer);
-            }
-            Delivery::WsToClient { peer, ws, frame } => {
-                self.peers[peer].client.handle_ws_message(now, ws, frame);
-                self.drain_client(peer);
-            }
-            Delivery::WsClosedByServer { peer, ws, error } => {
-                self.peers[peer].client.handle_ws_closed(now, ws, error);
-                self.drain_client(peer);
-            }
-        }
-    }
-
-    fn next_time(&self) -> Option<Millis> {
-        let mut t = self.queue.keys().next().map(|k| k.0);
-        let mut consider = |x: Option<Millis>| {
-            if let Some(x) = x {
-                t = Some(t.map_or(x, |t: Millis| t.min(x)));
-            }
-        };
-        consider(self.server.poll_timeout());
-        for p in &self.peers {
-            consider(p.client.poll_timeout());
-        }
-        t
-    }
-
-    /// Advance to `until`, handling everything due on the way, earliest first.
-    fn run_until(&mut self, until: Millis) {
-        while let Some(t) = self.next_time().filter(|&t| t <= until) {
-            assert!(t >= self.now, "time goes backwards");
-            self.now = t;
-            if let Some((&key, _)) = self.queue.iter().next().filter(|(k, _)| k.0 <= t) {
-                let d = self.queue.remove(&key).unwrap();
-                self.deliver(d);
-                continue;
-            }
-            if self.server.poll_timeout().is_some_and(|x| x <= t) {
-                self.server.handle_timeout(t);
-                self.drain_server();
-                assert!(self.server.poll_timeout().is_none_or(|x| x > t));
-            }
-            for p in 0..self.peers.len() {
-                if self.peers[p].client.poll_timeout().is_some_and(|x| x <= t) {
-                    self.peers[p].client.handle_timeout(t);
-                    self.drain_client(p);
-                    assert!(
-                        self.peers[p].client.poll_timeout().is_none_or(|x| x > t),
-                        "a deadline left at or before now"
-                    );
-                }
-            }
-        }
-        self.now = self.now.max(until);
-    }
-
-    fn run_for(&mut self, ms: Millis) {
-        self.run_until(self.now + ms);
-    }
-
-    /// Run until `pred` holds for the peer's events (checked after each step), at most
-    /// `limit` ms.
-    fn run_until_event(
-        &mut self,
-        p: usize,
-        limit: Millis,
-        pred: impl Fn(&Event) -> bool,
-    ) -> Millis {
-        let end = self.now + limit;
-        let start = self.peers[p].events.len();
-        loop {
-            if let Some((t, _)) = self.peers[p].events[start..].iter().find(|(_, e)| pred(e)) {
-                return *t;
-            }
-            let Some(t) = self.next_time().filter(|&t| t <= end) else {
-                panic!(
-                    "no matching event within {limit} ms; events: {:?}",
-                    &self.peers[p].events[start..]
-                );
-            };
-            self.run_until(t);
-        }
-    }
-
-    /// Run until `pred` holds for some event of the peer, past ones included.
-    fn run_until_seen(&mut self, p: usize, limit: Millis, pred: impl Fn(&Event) -> bool) {
-        if !self.events(p).any(&pred) {
-            self.run_until_event(p, limit, pred);
-        }
-    }
-
-    /// The server goes away: every WebSocket and request in progress fails, and new ones are
-    /// refused until [`start_server`](Self::start_server).
-    fn kill_server(&mut self) {
-        let now = self.now;
-        self.queue.retain(|_, d| !d.to_server());
-        for (_, (peer, ws)) in std::mem::take(&mut self.sws) {
-            self.push_at(
-                now,
-                Delivery::WsClosedByServer {
-                    peer,
-                    ws,
-                    error: true,
-                },
-            );
-        }
-        self.cws.clear();
-        for (_, (peer, req)) in std::mem::take(&mut self.sreq) {
-            self.push_at(now, Delivery::HttpFailure { peer, req });
-        }
-        self.creq.clear();
-        self.mode = LinkMode::Refuse;
+        support::Sim::with_app(new_server(config), AppLog::default())
     }
 
     /// A new server instance (no session of the old one survives).
     fn start_server(&mut self, config: ServerConfig) {
-        self.server = new_server(config);
-        self.mode = LinkMode::Up;
-    }
-
-    fn events(&self, p: usize) -> impl Iterator<Item = &Event> {
-        self.peers[p].events.iter().map(|(_, e)| e)
-    }
-
-    fn count(&self, p: usize, pred: impl Fn(&Event) -> bool) -> usize {
-        self.events(p).filter(|e| pred(e)).count()
+        self.restart_server(new_server(config));
     }
 
     /// Event data the server received on `nsp`, in order.

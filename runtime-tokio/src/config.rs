@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use sio_core::engine::EngineConfig;
-use sio_core::server::ServerConfig;
+use sio_core::server::{RecoveryConfig, ServerConfig};
 use sio_core::Limits;
 
 /// Which origins CORS allows.
@@ -75,6 +75,13 @@ pub struct ServerOptions {
     pub engine_only: bool,
     /// Seed of the id generator; drawn from the OS when `None`.
     pub seed: Option<[u8; 32]>,
+    /// Connection state recovery (Node's `connectionStateRecovery`), off by default: a socket
+    /// whose transport failed may come back within
+    /// [`max_disconnection_duration`](RecoveryConfig::max_disconnection_duration) as the same
+    /// socket, with its rooms, and receive the events it missed
+    /// ([`SocketRef::recovered`](crate::SocketRef::recovered) tells). Its connect middlewares
+    /// are skipped when [`skip_middlewares`](RecoveryConfig::skip_middlewares) is set.
+    pub connection_state_recovery: Option<RecoveryConfig>,
 }
 
 impl Default for ServerOptions {
@@ -95,6 +102,7 @@ impl Default for ServerOptions {
             dynamic_namespaces: false,
             engine_only: false,
             seed: None,
+            connection_state_recovery: None,
         }
     }
 }
@@ -124,6 +132,7 @@ impl ServerOptions {
             connect_timeout: self.connect_timeout.as_millis() as u64,
             dynamic_namespaces: self.dynamic_namespaces,
             engine_only: self.engine_only,
+            connection_state_recovery: self.connection_state_recovery.clone(),
         }
     }
 }

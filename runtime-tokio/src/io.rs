@@ -25,6 +25,11 @@ pub struct ConnectRequest {
     pub auth: Option<String>,
     /// The handshake data of the connection.
     pub handshake: sio_core::server::Handshake,
+    /// The client presented the session of a socket that disconnected recently
+    /// (connection state recovery). The middlewares do not run for it when
+    /// [`RecoveryConfig::skip_middlewares`](sio_core::server::RecoveryConfig::skip_middlewares)
+    /// is set; [`SocketRef::recovered`] tells whether the socket was indeed recovered.
+    pub recovered: bool,
 }
 
 impl ConnectRequest {
@@ -246,8 +251,18 @@ pub(crate) fn on_event(driver: &Arc<Driver>, event: Event, state: Option<Arc<Soc
         },
         _ => event,
     };
+    run_handlers(driver, event, state);
+}
+
+/// Run the application's handlers of `event`.
+fn run_handlers(driver: &Arc<Driver>, event: Event, state: Option<Arc<SocketState>>) {
     match event {
-        Event::ConnectRequest { id, nsp, auth } => on_connect_request(driver, id, nsp, auth),
+        Event::ConnectRequest {
+            id,
+            nsp,
+            auth,
+            recovered,
+        } => on_connect_request(driver, id, nsp, auth, recovered),
         Event::Engine(e) => {
             let handler = driver.app.engine_handler.read().expect("app lock").clone();
             crate::engine_io::on_engine_event(driver, handler, e);
@@ -317,27 +332,44 @@ fn on_connect_request(
     id: ConnectId,
     nsp: ByteString,
     auth: Option<ByteString>,
+    recovered: bool,
 ) {
-    tracing::debug!(nsp = %nsp, "connect request");
+    tracing::debug!(nsp = %nsp, recovered, "connect request");
     let Some(ns) = driver.app.find(&nsp) else {
         tracing::info!(nsp = %nsp, "connect refused: invalid namespace");
         driver.run(|inner, now| inner.core.reject(now, id, "Invalid namespace", None).ok());
         return;
     };
-    let handshake = driver
-        .lock()
-        .core
-        .connect_request(id)
-        .map(|(_, _, h)| h.clone())
-        .unwrap_or_default();
+    let (handshake, skip_middlewares) = {
+        let inner = driver.lock();
+        let handshake = inner
+            .core
+            .connect_request(id)
+            .map(|(_, _, h)| h.clone())
+            .unwrap_or_default();
+        let skip = recovered
+            && inner
+                .core
+                .config()
+                .connection_state_recovery
+                .as_ref()
+                .is_some_and(|r| r.skip_middlewares);
+        (handshake, skip)
+    };
     let request = ConnectRequest {
         nsp: nsp.to_string(),
         auth: auth.map(|a| a.to_string()),
         handshake,
+        recovered,
+    };
+    let middlewares = if skip_middlewares {
+        Vec::new()
+    } else {
+        ns.middlewares.clone()
     };
     let driver = driver.clone();
     let run = async move {
-        for mw in &ns.middlewares {
+        for mw in &middlewares {
             if let Err(refusal) = mw(request.clone()).await {
                 tracing::info!(nsp = %request.nsp, message = %refusal.message, "connect refused by a middleware");
                 let data = refusal
@@ -356,12 +388,13 @@ fn on_connect_request(
         let (accepted, dispatch) = driver.run_deferred(|inner, now| {
             let socket = inner.core.accept(now, id).ok()?;
             let sid = inner.core.socket_sid(socket)?.clone();
-            let state = Arc::new(SocketState::new(sid, nsp.clone()));
+            let recovered = inner.core.socket_recovered(socket).unwrap_or(false);
+            let state = Arc::new(SocketState::new(sid, nsp.clone(), recovered));
             inner.sockets.insert(socket, state.clone());
             Some((socket, state))
         });
         if let Some((socket, state)) = accepted {
-            tracing::info!(socket = %state.sid, nsp = %state.nsp, "socket connected");
+            tracing::info!(socket = %state.sid, nsp = %state.nsp, recovered = state.recovered, "socket connected");
             let s = SocketRef::from_state(driver.clone(), socket, state.clone());
             // The events the client sent meanwhile wait until the listeners are in place,
             // then run in order.
@@ -373,7 +406,7 @@ fn on_connect_request(
                     break;
                 }
                 for event in early {
-                    on_event(&driver, event, Some(state.clone()));
+                    run_handlers(&driver, event, Some(state.clone()));
                 }
             }
         } else {

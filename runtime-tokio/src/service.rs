@@ -271,7 +271,12 @@ impl SocketIo {
             tokio::spawn(async move {
                 match on_upgrade.await {
                     Ok(upgraded) => {
+                        // Small buffers: tungstenite's defaults (128 KiB each) would make every
+                        // idle connection cost more than 100 KiB. Frames queued together are
+                        // still written with one flush.
                         let config = WebSocketConfig::default()
+                            .read_buffer_size(4096)
+                            .write_buffer_size(8192)
                             .max_message_size(Some(max))
                             .max_frame_size(Some(max));
                         let stream = WebSocketStream::from_raw_socket(

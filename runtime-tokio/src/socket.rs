@@ -31,6 +31,8 @@ pub(crate) type DisconnectHandler =
 pub(crate) struct SocketState {
     pub(crate) sid: ByteString,
     pub(crate) nsp: ByteString,
+    /// It came back through connection state recovery.
+    pub(crate) recovered: bool,
     pub(crate) handlers: Mutex<Listeners>,
     /// The events that came before the namespace's connect handler (which installs the
     /// listeners) finished, in order; `None` once it has.
@@ -38,10 +40,11 @@ pub(crate) struct SocketState {
 }
 
 impl SocketState {
-    pub(crate) fn new(sid: ByteString, nsp: ByteString) -> Self {
+    pub(crate) fn new(sid: ByteString, nsp: ByteString, recovered: bool) -> Self {
         SocketState {
             sid,
             nsp,
+            recovered,
             handlers: Mutex::default(),
             early: Mutex::new(Some(Vec::new())),
         }
@@ -220,6 +223,14 @@ impl SocketRef {
     /// The namespace.
     pub fn ns(&self) -> &str {
         &self.nsp
+    }
+
+    /// Whether this socket came back through connection state recovery (Node's
+    /// `socket.recovered`): the same id as before its transport failed, its rooms already
+    /// restored, and the events it missed already sent to it again. The namespace's connect
+    /// handler runs for it as for a new socket.
+    pub fn recovered(&self) -> bool {
+        self.state.recovered
     }
 
     /// Listen to an event. Several listeners of one event all run, in registration order.

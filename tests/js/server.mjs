@@ -89,6 +89,8 @@ for (const name of ["/", "/admin"]) {
       setTimeout(() => io.of(name).to(id).emit("missed", "while away"), 50);
     });
     socket.on("tick", (n) => socket.emit("tock", n));
+    // Volatile: no offset appended even with recovery on.
+    socket.on("vtick", (s) => socket.volatile.emit("vtock", s));
     socket.on("seq", (i, bin) => {
       seen({ type: "seq", nsp: name, i, bin: Buffer.isBuffer(bin) ? bin.toString("hex") : null });
     });

@@ -1,4 +1,5 @@
-"""A python-socketio 5 server (aiohttp) for the interoperability tests of the Rust client.
+"""A python-socketio 5 server (its ASGI app on uvicorn) for the interoperability tests of the
+Rust client.
 
 tests/src/client_support.rs runs it; tests/js/server.mjs and the Rust test application there
 have the same handlers.
@@ -11,6 +12,10 @@ Port 0 picks a free port. Prints ``LISTENING <port>`` once it listens, then one
 Engine.IO id, disconnections, the ``seq`` and ``retry`` events). It runs until it is killed.
 python-engineio announces ``pingInterval`` in whole seconds, so that one must be a multiple of
 1000 ms.
+
+The ASGI driver, not the aiohttp one: python-engineio 4.15's aiohttp driver reads a polling
+POST body with ``request.content.read(length)``, which returns only what has arrived so far,
+so a body that comes in several reads (a large binary) is cut short.
 """
 
 import asyncio
@@ -20,7 +25,14 @@ import socket
 import sys
 
 import socketio
-from aiohttp import web
+import uvicorn
+from engineio.payload import Payload
+
+# python-engineio refuses a polling POST of more than 16 packets ("Too many packets in
+# payload") and drops all of it; socket.io clients flush their whole offline buffer in one POST
+# (engine.io-client bounds a POST by bytes only). Raised as python-engineio's maintainer
+# advises (python-engineio issue #142).
+Payload.max_decode_packets = 256
 
 # The token the `/admin` connect handler accepts (`auth.token`).
 TOKEN = "s3cret"
@@ -56,7 +68,7 @@ def make_server(options):
     if ping_interval % 1000:
         fail("pingInterval must be whole seconds for python-engineio")
     return socketio.AsyncServer(
-        async_mode="aiohttp",
+        async_mode="asgi",
         ping_interval=ping_interval // 1000,
         ping_timeout=int(options.get("pingTimeout", "20000")) / 1000,
         transports=options.get("transports", "polling,websocket").split(","),
@@ -163,17 +175,20 @@ async def main():
     tries, processed = {}, set()
     for name in ("/", "/admin"):
         install(sio, name, tries, processed)
-    app = web.Application()
-    sio.attach(app)
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
-    site = web.SockSite(runner, sock)
-    await site.start()
+    config = uvicorn.Config(socketio.ASGIApp(sio), lifespan="off", ws="wsproto",
+                            log_level="warning")
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if serving.done():
+            serving.result()
+            fail("uvicorn stopped")
+        await asyncio.sleep(0.01)
     print(f"LISTENING {sock.getsockname()[1]}", flush=True)
-    await asyncio.Event().wait()
+    await serving
 
 
 if __name__ == "__main__":

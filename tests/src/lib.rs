@@ -9,6 +9,7 @@
 pub mod app;
 pub mod client_support;
 pub mod node;
+pub mod recovery_support;
 pub mod sim;
 
 pub use app::App;

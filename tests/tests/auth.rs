@@ -22,7 +22,7 @@ fn options() -> PeerOptions {
 
 fn connect_request(sim: &mut Sim) -> (sio_core::server::ConnectId, String, Option<String>) {
     let events = sim.take_events();
-    let [Event::ConnectRequest { id, nsp, auth }] = &events[..] else {
+    let [Event::ConnectRequest { id, nsp, auth, .. }] = &events[..] else {
         panic!("{events:?}")
     };
     (*id, nsp.to_string(), auth.as_ref().map(|a| a.to_string()))

@@ -278,3 +278,89 @@ fn committed_seeds() {
         "the seeds reach connected clients"
     );
 }
+
+/// Connection state recovery: sockets whose connection failed come back on new connections
+/// (presenting the `pid` and offsets the server gave, or forged ones), and a CONNECT with
+/// the `pid` of a socket whose connection is still open ends only that connection.
+#[test]
+fn sessions_are_taken_back() {
+    let mut config = config();
+    config.buffered = 0x80 | 0x30 | 20;
+    let mut ops = connected();
+    ops.push(Op::Emit {
+        nsp: 0,
+        rooms: 0,
+        except: 0,
+        except_socket: None,
+        binary: false,
+        volatile: false,
+    });
+    ops.push(Op::WsClosed {
+        conn: 2,
+        probe: false,
+        error: true,
+    });
+    ops.push(Op::Abort { conn: 0 });
+    let mut claims = Vec::new();
+    for offset in [0u8, 1, 2, 3, 4] {
+        for pid in 0..8u8 {
+            claims.push((offset << 3 | pid) << 1);
+        }
+    }
+    for (i, auth) in claims.into_iter().enumerate() {
+        let conn = 4 + (i % 2) as u8;
+        ops.push(Op::OpenWebSocket { conn });
+        for nsp in 0..2 {
+            ops.push(Op::Ws {
+                conn,
+                probe: false,
+                msg: Msg::Connect { nsp, auth },
+            });
+        }
+        ops.push(Op::Accept { n: 0 });
+        ops.push(Op::Accept { n: 0 });
+        ops.push(Op::Emit {
+            nsp: 1,
+            rooms: 0b001,
+            except: 0,
+            except_socket: None,
+            binary: i % 3 == 0,
+            volatile: false,
+        });
+        if i % 5 == 0 {
+            ops.push(Op::WsClosed {
+                conn,
+                probe: false,
+                error: i % 2 == 0,
+            });
+        }
+    }
+    ops.push(Op::Advance { ms: 3000 });
+    let summary = server_ops::run(Input { config, ops });
+    assert!(summary.recovered >= 8, "{summary:?}");
+}
+
+/// Seeded random operations with recovery on (offsets on events, journals, sessions): the
+/// same invariants hold.
+#[test]
+fn seeded_random_inputs_with_recovery() {
+    let mut rng = ChaCha8Rng::seed_from_u64(0x7ec0);
+    let mut total = server_ops::Summary::default();
+    for _ in 0..100 {
+        let mut data = vec![0u8; 4096];
+        rng.fill_bytes(&mut data);
+        let mut u = arbitrary::Unstructured::new(&data);
+        let mut ops = connected();
+        while let Ok(op) = <Op as arbitrary::Arbitrary>::arbitrary(&mut u) {
+            if ops.len() > 150 {
+                break;
+            }
+            ops.push(op);
+        }
+        let mut config = config();
+        config.buffered = 0x80 | (rng.next_u32() as u8 & 0x7f);
+        let s = server_ops::run(Input { config, ops });
+        total.accepted += s.accepted;
+    }
+    assert!(total.accepted >= 800, "{total:?}");
+}

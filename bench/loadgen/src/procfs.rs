@@ -55,7 +55,15 @@ fn sched_ns(pid: u32) -> u64 {
 /// Sample process `pid`.
 pub fn sample(pid: u32) -> io::Result<Sample> {
     let bad = || io::Error::new(io::ErrorKind::InvalidData, "unexpected /proc format");
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let gone = || io::Error::new(io::ErrorKind::NotFound, format!("process {pid} has exited"));
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|_| gone())?;
+    if stat
+        .rfind(')')
+        .and_then(|i| stat[i + 1..].split_whitespace().next())
+        .is_some_and(|state| state == "Z" || state == "X")
+    {
+        return Err(gone());
+    }
     let (utime, stime) = parse_stat(&stat).ok_or_else(bad)?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let rss_kib = parse_rss(&status).ok_or_else(bad)?;

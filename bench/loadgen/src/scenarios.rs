@@ -497,6 +497,7 @@ struct Received {
     unique: u64,
     duplicates: u64,
     unexpected: u64,
+    resent: u64,
     done: bool,
     last: Option<Instant>,
     latencies: Vec<u64>,
@@ -520,16 +521,28 @@ pub async fn broadcast(t: &Target, o: &Options) -> io::Result<Outcome> {
     for mut ws in clients {
         let (frames, joined_tx) = (frames.clone(), joined_tx.clone());
         handles.push(tokio::spawn(async move {
-            let joined = async {
+            // Acknowledged; sent again (at most twice more) when the ack does not come within
+            // 2 s: an event sent right after the CONNECT ack may find no listener yet on some
+            // servers. Joining twice is harmless.
+            let mut resent = 0;
+            let mut ok = false;
+            for _ in 0..3 {
                 ws.send(&frames.join).await?;
-                loop {
-                    let p = ws.next_packet().await?;
-                    if is_reply(p) {
-                        return Ok::<_, io::Error>(());
+                let ack = async {
+                    loop {
+                        if is_reply(ws.next_packet().await?) {
+                            return Ok::<_, io::Error>(());
+                        }
                     }
+                };
+                match timeout(Duration::from_secs(2), ack).await {
+                    Ok(r) => {
+                        ok = r.is_ok();
+                        break;
+                    }
+                    Err(_) => resent += 1,
                 }
-            };
-            let ok = matches!(timeout(Duration::from_secs(10), joined).await, Ok(Ok(())));
+            }
             let _ = joined_tx.send(ok);
             drop(joined_tx);
             if !ok {
@@ -539,6 +552,7 @@ pub async fn broadcast(t: &Target, o: &Options) -> io::Result<Outcome> {
                 unique: 0,
                 duplicates: 0,
                 unexpected: 0,
+                resent,
                 done: false,
                 last: None,
                 latencies: Vec::with_capacity(ticks as usize),
@@ -592,11 +606,38 @@ pub async fn broadcast(t: &Target, o: &Options) -> io::Result<Outcome> {
     let before = procfs::sample(t.pid)?;
     let own_before = own_cpu_us();
     let start = Instant::now();
-    let cmd = format!(
-        r#"42["start-broadcast","bench",{},{}]"#,
+    let cmd = text_frame(&format!(
+        r#"421["start-broadcast","bench",{},{}]"#,
         o.interval_ms, o.ticks
-    );
-    controller.send(&text_frame(&cmd)).await?;
+    ));
+    // Acknowledged; sent again (at most twice more) if the ack does not come within 2 s: an
+    // event sent right after the CONNECT ack may find no listener yet on some servers.
+    let mut started = false;
+    for attempt in 0..3 {
+        if attempt > 0 {
+            out.errors += 1;
+            out.first_error
+                .get_or_insert_with(|| "start-broadcast was not acknowledged at once".into());
+        }
+        controller.send(&cmd).await?;
+        let ack = async {
+            loop {
+                if is_reply(controller.next_packet().await?) {
+                    return Ok::<_, io::Error>(());
+                }
+            }
+        };
+        if let Ok(r) = timeout(Duration::from_secs(2), ack).await {
+            r?;
+            started = true;
+            break;
+        }
+    }
+    if !started {
+        out.errors += 1;
+        out.first_error
+            .get_or_insert_with(|| "start-broadcast was never acknowledged".into());
+    }
     let mut received = Vec::new();
     for h in handles {
         match h.await {
@@ -623,7 +664,13 @@ pub async fn broadcast(t: &Target, o: &Options) -> io::Result<Outcome> {
     let unexpected: u64 = received.iter().map(|r| r.unexpected).sum();
     out.duplicates = Some(received.iter().map(|r| r.duplicates).sum());
     out.lost = Some((ticks * joined as u64).saturating_sub(delivered));
-    out.errors += unexpected + not_done;
+    let resent: u64 = received.iter().map(|r| r.resent).sum();
+    out.errors += unexpected + not_done + resent;
+    if resent > 0 {
+        out.first_error.get_or_insert_with(|| {
+            format!("{resent} joins were not acknowledged within 2 s and were sent again")
+        });
+    }
     if joined < out.connected {
         out.errors += (out.connected - joined) as u64;
         out.first_error

@@ -4,7 +4,7 @@
 //   join(room)      -> joins the room, then acknowledges
 //   start-broadcast(room, intervalMs, count)
 //                   -> a timer emits tick(seq, µs since the Unix epoch) to the room every
-//                      intervalMs, count times, then done(count)
+//                      intervalMs, count times, then done(count); acknowledged
 // `bufferutil` (ws's native masking helper, recommended by socket.io's performance guide) is
 // used when it installed.
 import { createServer } from "node:http";
@@ -25,7 +25,7 @@ io.on("connection", (socket) => {
     socket.join(room);
     if (typeof ack === "function") ack();
   });
-  socket.on("start-broadcast", (room, intervalMs, count) => {
+  socket.on("start-broadcast", (room, intervalMs, count, ack) => {
     let seq = 0;
     const timer = setInterval(() => {
       io.to(room).emit("tick", seq, micros());
@@ -35,6 +35,7 @@ io.on("connection", (socket) => {
         io.to(room).emit("done", count);
       }
     }, intervalMs);
+    if (typeof ack === "function") ack();
   });
 });
 

@@ -48,8 +48,19 @@
 //!   ack requests arrive as [`Event::Message`] with `packet.id` set; answer with
 //!   [`ack`](Client::ack).
 //! - **Retries**: with [`SocketOptions::retries`], every non-volatile emit goes through a
-//!   queue: one packet in flight at a time, each sent again (with a new ack id) when its ack
-//!   times out, until acknowledged or `retries + 1` tries were made.
+//!   queue: one packet in flight at a time, each sent again when its ack times out or the
+//!   connection fails, until acknowledged or `retries + 1` tries were made. Unlike
+//!   socket.io-client, every try carries the same ack id: a server that remembers ack ids
+//!   (this crate's, with connection state recovery) answers a repeat instead of delivering it
+//!   twice, and a late answer to an earlier try counts.
+//! - **Connection state recovery**: when the server offers it (a `pid` in its CONNECT
+//!   answer), each namespace remembers its `pid` and the offset of the last event received,
+//!   and reconnects with them (merged into its auth); [`Event::Connect`]'s `recovered` (and
+//!   [`Client::is_recovered`]) tell whether the server took the session back and sent what
+//!   was missed. The offset, the last argument of every event that does not ask for an ack,
+//!   is taken off before the application sees the event. (A server that appends no offset
+//!   to volatile events, such as Node's, leaves those ambiguous: a volatile event whose last
+//!   argument is a string loses it. This crate's server puts an offset on every event.)
 //! - **Bounds**: send buffer and retry queue, receive buffer and pending acks per namespace,
 //!   the engine's write buffer and decoder limits; server bytes that do not decode close the
 //!   connection with `parse error` (then it reconnects).
@@ -1065,13 +1076,9 @@ impl Client {
             }
             PacketType::Event | PacketType::BinaryEvent => {
                 if sock.connected {
-                    if sock.pid.is_some() {
-                        if let Some(offset) = p.data.as_deref().and_then(socket::last_string_arg) {
-                            sock.last_offset = Some(offset);
-                        }
-                    }
-                    let nsp = p.nsp.clone();
-                    self.events.push_back(Event::Message { nsp, packet: p });
+                    let packet = sock.take_offset(p);
+                    let nsp = packet.nsp.clone();
+                    self.events.push_back(Event::Message { nsp, packet });
                 } else if sock.receive_buffer.len() < self.config.max_receive_buffer {
                     sock.receive_buffer.push_back(p);
                 }
@@ -1113,6 +1120,10 @@ impl Client {
         let sock = self.sockets.get_mut(&nsp).expect("caller checked");
         let recovered = pid.is_some() && sock.pid == pid;
         sock.recovered = recovered;
+        if !recovered {
+            // A new session: offsets of the old one mean nothing to it.
+            sock.last_offset = None;
+        }
         sock.pid = pid.clone();
         sock.sid = Some(sid.clone());
         sock.connected = true;
@@ -1124,6 +1135,7 @@ impl Client {
             recovered,
         });
         let received: Vec<Packet> = sock.receive_buffer.drain(..).collect();
+        let received: Vec<Packet> = received.into_iter().map(|p| sock.take_offset(p)).collect();
         for packet in received {
             self.events.push_back(Event::Message {
                 nsp: nsp.clone(),
@@ -1274,8 +1286,15 @@ impl Client {
             return;
         }
         let timeout = head.timeout.or(sock.opts.ack_timeout);
-        let id = sock.next_ack_id();
+        // Every try of a packet carries the same ack id: a server that remembers ack ids
+        // (this crate's, with connection state recovery) answers a repeat instead of
+        // delivering it twice, and a late answer to an earlier try still counts.
+        let id = match head.wire_id {
+            Some(id) => id,
+            None => sock.next_ack_id(),
+        };
         let head = sock.queue.front_mut().expect("checked above");
+        head.wire_id = Some(id);
         head.pending = true;
         head.tries = head.tries.saturating_add(1);
         let packet = Packet::event(
@@ -1348,6 +1367,7 @@ impl Client {
                 timeout: ack.and_then(|(_, t)| t),
                 tries: 0,
                 pending: false,
+                wire_id: None,
             });
             self.drain_queue(now, &nsp, false);
             self.after(now);

@@ -40,6 +40,8 @@ pub(super) struct Queued {
     pub(super) timeout: Option<Millis>,
     pub(super) tries: u32,
     pub(super) pending: bool,
+    /// The ack id of its tries, once sent.
+    pub(super) wire_id: Option<u64>,
 }
 
 /// One namespace socket.
@@ -93,6 +95,19 @@ impl Sock {
         let id = self.next_ack;
         self.next_ack = self.next_ack.wrapping_add(1);
         id
+    }
+
+    /// With a recovery session, take the offset (the last argument, a string) off an event
+    /// that does not ask for an ack, and remember it as the last offset seen.
+    pub(super) fn take_offset(&mut self, mut p: Packet) -> Packet {
+        if self.pid.is_none() || p.id.is_some() {
+            return p;
+        }
+        if let Some((rest, offset)) = p.data.as_deref().and_then(split_offset) {
+            self.last_offset = Some(offset);
+            p.data = Some(rest);
+        }
+        p
     }
 
     /// The CONNECT data: the auth object, merged into `{pid, offset}` when recovering (auth
@@ -151,19 +166,25 @@ pub(super) fn parse_connect_error(data: Option<&str>) -> (String, Option<ByteStr
     }
 }
 
-/// The last argument of an event when it is a string (the recovery offset).
-pub(super) fn last_string_arg(data: &str) -> Option<ByteString> {
+/// An event's data without its last argument, and that argument, when it is a string (the
+/// recovery offset) after the event name.
+pub(super) fn split_offset(data: &str) -> Option<(ByteString, ByteString)> {
     let args: Vec<&serde_json::value::RawValue> = serde_json::from_str(data).ok()?;
-    if args.len() < 2 {
+    let (last, rest) = args.split_last()?;
+    if rest.is_empty() || !last.get().starts_with('"') {
         return None;
     }
-    let last = args.last()?;
-    if !last.get().starts_with('"') {
-        return None;
+    let offset = serde_json::from_str::<String>(last.get()).ok()?;
+    let mut out = String::with_capacity(data.len());
+    out.push('[');
+    for (i, a) in rest.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(a.get());
     }
-    serde_json::from_str::<String>(last.get())
-        .ok()
-        .map(ByteString::from)
+    out.push(']');
+    Some((ByteString::from(out), ByteString::from(offset)))
 }
 
 #[cfg(test)]
@@ -215,8 +236,21 @@ mod tests {
         );
         assert_eq!(parse_connect_error(Some(r#""old""#)), ("old".into(), None));
         assert_eq!(parse_connect_error(Some("{}")), (String::new(), None));
-        assert_eq!(last_string_arg(r#"["ev",1,"off"]"#).as_deref(), Some("off"));
-        assert_eq!(last_string_arg(r#"["ev"]"#), None);
-        assert_eq!(last_string_arg(r#"["ev",{}]"#), None);
+        let split = |d: &str| split_offset(d).map(|(r, o)| (r.to_string(), o.to_string()));
+        assert_eq!(
+            split(r#"["ev",1,"off"]"#),
+            Some((r#"["ev",1]"#.into(), "off".into()))
+        );
+        assert_eq!(
+            split(r#"[ "ev" , {"a":[1]} , "o\u0041" ]"#),
+            Some((r#"["ev",{"a":[1]}]"#.into(), "oA".into()))
+        );
+        assert_eq!(
+            split(r#"["ev","off"]"#),
+            Some((r#"["ev"]"#.into(), "off".into()))
+        );
+        assert_eq!(split(r#"["ev"]"#), None);
+        assert_eq!(split(r#"["ev",{}]"#), None);
+        assert_eq!(split("nope"), None);
     }
 }

@@ -297,6 +297,11 @@ struct Session {
     heartbeat: (Millis, TimerKind),
     /// Closed for the application; kept only to hand its last frames to the next GET.
     closing: bool,
+    /// Pings written so far.
+    pings: u64,
+    /// The pings answered: every frame written before ping number `confirmed` has reached
+    /// the client (a transport keeps frames in order, and the pong came after them).
+    confirmed: u64,
 }
 
 /// The Engine.IO server state machine. See the [module docs](self).
@@ -312,6 +317,10 @@ pub struct EngineServer {
     timers: Timers<(SessionId, TimerKind)>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<EngineEvent>,
+    /// Report answered pings through [`EngineServer::pop_confirmed`].
+    track_confirmations: bool,
+    /// Sessions whose latest ping was answered, in order, when tracked.
+    confirmations: VecDeque<SessionId>,
 }
 
 /// The parts of the query string Engine.IO reads.
@@ -352,7 +361,28 @@ impl EngineServer {
             timers: Timers::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            track_confirmations: false,
+            confirmations: VecDeque::new(),
         }
+    }
+
+    /// Keep a list of the sessions whose ping was answered, for
+    /// [`pop_confirmed`](Self::pop_confirmed) (the Socket.IO layer uses it to forget what a
+    /// client has certainly received).
+    pub(crate) fn track_confirmations(&mut self) {
+        self.track_confirmations = true;
+    }
+
+    /// The next session whose latest ping was answered (see
+    /// [`track_confirmations`](Self::track_confirmations)).
+    pub(crate) fn pop_confirmed(&mut self) -> Option<SessionId> {
+        self.confirmations.pop_front()
+    }
+
+    /// How many pings were written to a session so far, and how many of them were answered:
+    /// a frame written while `pings` was `n` has reached the client once `confirmed > n`.
+    pub(crate) fn heartbeat_counts(&self, session: SessionId) -> Option<(u64, u64)> {
+        self.sessions.get(&session).map(|s| (s.pings, s.confirmed))
     }
 
     /// The configuration.
@@ -650,6 +680,10 @@ impl EngineServer {
                         .remove(session.heartbeat.0, (id, session.heartbeat.1));
                     self.timers.insert(next.0, (id, next.1));
                     session.heartbeat = next;
+                    session.confirmed = session.pings;
+                    if self.track_confirmations {
+                        self.confirmations.push_back(id);
+                    }
                 }
             }
             Packet::Ping(data) => {
@@ -678,6 +712,7 @@ impl EngineServer {
                     };
                     let deadline = now + self.config.ping_timeout;
                     session.heartbeat = (deadline, TimerKind::PongTimeout);
+                    session.pings += 1;
                     self.timers.insert(deadline, (id, TimerKind::PongTimeout));
                     self.write(now, id, [Packet::Ping(ByteString::new()).encode()], false);
                 }
@@ -896,6 +931,8 @@ impl EngineServer {
                 probe: None,
                 heartbeat,
                 closing: false,
+                pings: 0,
+                confirmed: 0,
             },
         );
         self.by_sid.insert(sid.clone(), id);

@@ -5,10 +5,15 @@
 //! application commands (`accept`, `reject`, `emit`, `emit_with_ack`, `ack`, `join`,
 //! `leave`, `disconnect`), then drains [`Server::poll_output`] until it returns `None` and
 //! sleeps until [`Server::poll_timeout`]. Every call takes `now` in milliseconds.
+//!
+//! With [`ServerConfig::connection_state_recovery`], a socket whose transport fails can come
+//! back as the same socket and receive what it missed (see [`RecoveryConfig`]).
 
+mod recovery;
 mod rooms;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use bytestring::ByteString;
@@ -20,6 +25,7 @@ use crate::engine::server::{
 use crate::socket::{Decoder, Encoded, Packet, PacketType, DEFAULT_NAMESPACE};
 use crate::timers::{Millis, Timers};
 
+pub use recovery::{RecoveryConfig, RecoveryStats};
 pub use rooms::Target;
 
 /// Settings of the Socket.IO server. The defaults are Node's.
@@ -36,6 +42,11 @@ pub struct ServerConfig {
     /// Engine.IO alone, without the Socket.IO layer: every Engine.IO event reaches the
     /// application as [`Event::Engine`], which answers with [`Server::engine_send`].
     pub engine_only: bool,
+    /// Connection state recovery (Node's `connectionStateRecovery`); off (`None`) by default.
+    /// When on, CONNECT answers carry a `pid`, events carry an offset as their last argument,
+    /// and a socket whose transport failed can come back within the configured time as the
+    /// same socket, with its rooms, receiving the events it missed.
+    pub connection_state_recovery: Option<RecoveryConfig>,
 }
 
 impl Default for ServerConfig {
@@ -45,6 +56,7 @@ impl Default for ServerConfig {
             connect_timeout: 45_000,
             dynamic_namespaces: false,
             engine_only: false,
+            connection_state_recovery: None,
         }
     }
 }
@@ -104,6 +116,22 @@ pub enum DisconnectReason {
 }
 
 impl DisconnectReason {
+    /// Whether a socket that disconnected for this reason keeps its session for connection
+    /// state recovery (Node's list: the transport failed or closed, the heartbeat stopped,
+    /// the connection was closed by the server; not a namespace disconnect by either side,
+    /// a parse error, an oversized payload or a full buffer).
+    pub fn is_recoverable(self) -> bool {
+        matches!(
+            self,
+            Self::TransportError
+                | Self::TransportClose
+                | Self::ForcedClose
+                | Self::PingTimeout
+                | Self::ServerShuttingDown
+                | Self::ForcedServerClose
+        )
+    }
+
     /// Node's reason string.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -147,8 +175,14 @@ pub enum Event {
         id: ConnectId,
         /// The namespace.
         nsp: ByteString,
-        /// The auth object (JSON), if the client sent one.
+        /// The auth object (JSON), if the client sent one. With connection state recovery on,
+        /// its `pid` and `offset` fields are taken out (`None` when nothing else is left).
         auth: Option<ByteString>,
+        /// The client presented the session of a socket that disconnected recently (and may
+        /// be let in without the middlewares, see [`RecoveryConfig::skip_middlewares`]). On
+        /// [`Server::accept`] it becomes that socket again, unless the session was lost
+        /// meanwhile: [`Server::socket_recovered`] tells.
+        recovered: bool,
     },
     /// An event from a socket. `packet.id` is set when the client wants an ack (answer it
     /// with [`Server::ack`]); `packet.event_name()` and [`crate::value::read_args`] read it.
@@ -292,6 +326,8 @@ enum TimerKey {
     Connect(SessionId),
     Ack(SocketId, u64),
     Broadcast(BroadcastAckId),
+    /// A disconnected socket's session expires.
+    Recovery(SocketId),
 }
 
 #[derive(Debug)]
@@ -309,6 +345,12 @@ struct Socket {
     nsp: ByteString,
     session: SessionId,
     rooms: BTreeSet<ByteString>,
+    /// The private session id, with connection state recovery.
+    pid: Option<ByteString>,
+    /// It took back the session of a disconnected socket.
+    recovered: bool,
+    /// What recovery keeps for it.
+    journal: recovery::Journal,
 }
 
 #[derive(Debug)]
@@ -316,6 +358,8 @@ struct PendingConnect {
     session: SessionId,
     nsp: ByteString,
     auth: Option<ByteString>,
+    /// The disconnected socket it takes back, and the last offset the client has.
+    recover: Option<(SocketId, u64)>,
 }
 
 #[derive(Debug)]
@@ -351,12 +395,29 @@ pub struct Server {
     next_ack: u64,
     /// Handshake data of requests being handled, attached to sessions they open.
     current_handshake: Option<Handshake>,
+    /// Connection state recovery: the offsets, when on.
+    offsets: Option<recovery::Offsets>,
+    /// Disconnected sockets whose session is kept.
+    away: BTreeMap<SocketId, recovery::Away>,
+    /// Their rooms, per namespace, to find those a broadcast reaches.
+    away_index: BTreeMap<ByteString, rooms::Namespace>,
+    /// Their expiry, in order.
+    away_order: BTreeSet<(Millis, SocketId)>,
+    /// Their public ids (not given to new sockets).
+    away_sids: BTreeSet<ByteString>,
+    /// Private session ids of live and away sockets.
+    pids: BTreeMap<ByteString, SocketId>,
 }
 
 impl Server {
     /// A server with `config` and the default namespace `/`.
     pub fn new(config: ServerConfig) -> Self {
-        let engine = EngineServer::new(config.engine.clone());
+        let mut engine = EngineServer::new(config.engine.clone());
+        let offsets = config.connection_state_recovery.as_ref().map(|_| {
+            engine.track_confirmations();
+            let id = engine.ids_mut().next_id();
+            recovery::Offsets::new(ByteString::from(&id[..8]))
+        });
         let mut namespaces = BTreeMap::new();
         namespaces.insert(
             ByteString::from_static(DEFAULT_NAMESPACE),
@@ -378,6 +439,12 @@ impl Server {
             next_connect: 0,
             next_ack: 0,
             current_handshake: None,
+            offsets,
+            away: BTreeMap::new(),
+            away_index: BTreeMap::new(),
+            away_order: BTreeSet::new(),
+            away_sids: BTreeSet::new(),
+            pids: BTreeMap::new(),
         }
     }
 
@@ -483,6 +550,12 @@ impl Server {
                         self.events.push_back(Event::AckTimedOut { socket, ack });
                     }
                 }
+                TimerKey::Recovery(socket) => {
+                    // A session being taken back is left to the decision.
+                    if self.away.get(&socket).is_some_and(|a| !a.claimed) {
+                        self.drop_away(socket);
+                    }
+                }
                 TimerKey::Broadcast(id) => {
                     if let Some(b) = self.broadcasts.remove(&id) {
                         for s in &b.waiting {
@@ -555,7 +628,20 @@ impl Server {
                 }
                 EngineEvent::Upgraded { .. } => {}
                 EngineEvent::Close { session, reason } => {
-                    self.on_conn_closed(session, DisconnectReason::from_engine(reason));
+                    self.on_conn_closed(now, session, DisconnectReason::from_engine(reason));
+                }
+            }
+        }
+        while let Some(session) = self.engine.pop_confirmed() {
+            let (Some(conn), Some((_, confirmed))) = (
+                self.conns.get(&session),
+                self.engine.heartbeat_counts(session),
+            ) else {
+                continue;
+            };
+            for socket in conn.sockets.values() {
+                if let Some(s) = self.sockets.get_mut(socket) {
+                    s.journal.confirm(confirmed);
                 }
             }
         }
@@ -590,6 +676,15 @@ impl Server {
                     self.send_packet(now, session, &e.encode(), false);
                     return;
                 }
+                let (auth, claim) = if self.offsets.is_some() {
+                    recovery::take_claim(p.data.as_ref())
+                } else {
+                    (p.data.clone(), None)
+                };
+                let recover = claim.and_then(|c| self.claim(now, session, &p.nsp, &c));
+                let Some(conn) = self.conns.get_mut(&session) else {
+                    return;
+                };
                 let id = ConnectId(self.next_connect);
                 self.next_connect += 1;
                 conn.pending.insert(p.nsp.clone(), id);
@@ -598,24 +693,48 @@ impl Server {
                     PendingConnect {
                         session,
                         nsp: p.nsp.clone(),
-                        auth: p.data.clone(),
+                        auth: auth.clone(),
+                        recover,
                     },
                 );
                 self.events.push_back(Event::ConnectRequest {
                     id,
                     nsp: p.nsp,
-                    auth: p.data,
+                    auth,
+                    recovered: recover.is_some(),
                 });
             }
             (PacketType::Disconnect, None) => {
                 if let Some(id) = conn.pending.remove(&p.nsp) {
-                    self.connects.remove(&id);
+                    if let Some(pc) = self.connects.remove(&id) {
+                        self.release(now, pc.recover);
+                    }
                 }
             }
             (PacketType::Disconnect, Some(s)) => {
-                self.remove_socket(s, DisconnectReason::ClientNamespaceDisconnect);
+                self.remove_socket(now, s, DisconnectReason::ClientNamespaceDisconnect);
             }
             (PacketType::Event | PacketType::BinaryEvent, Some(socket)) => {
+                if let (Some(id), Some(config)) = (p.id, &self.config.connection_state_recovery) {
+                    let epoch = self
+                        .engine
+                        .heartbeat_counts(session)
+                        .map_or(0, |(pings, _)| pings);
+                    let s = self
+                        .sockets
+                        .get_mut(&socket)
+                        .expect("socket of the connection");
+                    match s.journal.client_event(id, config) {
+                        None => {}
+                        // A repeat (a retry after a reconnection): not delivered again.
+                        Some(None) => return,
+                        Some(Some(answer)) => {
+                            s.journal.answer_resent(id, epoch);
+                            self.send_packet(now, session, &answer, false);
+                            return;
+                        }
+                    }
+                }
                 self.events.push_back(Event::Message { socket, packet: p });
             }
             (PacketType::Ack | PacketType::BinaryAck, Some(socket)) => {
@@ -652,10 +771,10 @@ impl Server {
     /// arrived after the offending one (later in the same payload) are not delivered.
     fn close_conn(&mut self, now: Millis, session: SessionId, reason: CloseReason) {
         self.engine.close(now, session, reason);
-        self.on_conn_closed(session, DisconnectReason::from_engine(reason));
+        self.on_conn_closed(now, session, DisconnectReason::from_engine(reason));
     }
 
-    fn on_conn_closed(&mut self, session: SessionId, reason: DisconnectReason) {
+    fn on_conn_closed(&mut self, now: Millis, session: SessionId, reason: DisconnectReason) {
         let Some(conn) = self.conns.remove(&session) else {
             return;
         };
@@ -663,17 +782,188 @@ impl Server {
             self.timers.remove(d, TimerKey::Connect(session));
         }
         for id in conn.pending.values() {
-            self.connects.remove(id);
+            if let Some(pc) = self.connects.remove(id) {
+                self.release(now, pc.recover);
+            }
         }
         for socket in conn.sockets.values() {
-            self.drop_socket(*socket, reason);
+            self.drop_socket(now, *socket, reason);
         }
+    }
+
+    // ----- connection state recovery -----------------------------------------------------
+
+    /// Pings written so far on a connection (0 once it is gone).
+    fn pings(&self, session: SessionId) -> u64 {
+        self.engine
+            .heartbeat_counts(session)
+            .map_or(0, |(pings, _)| pings)
+    }
+
+    /// A CONNECT on `session` presents `claim`: the socket whose session it takes back, and
+    /// the last offset the client has, or `None` (it connects as a new socket).
+    fn claim(
+        &mut self,
+        now: Millis,
+        session: SessionId,
+        nsp: &ByteString,
+        claim: &recovery::Claim,
+    ) -> Option<(SocketId, u64)> {
+        let &socket = self.pids.get(claim.pid.as_str())?;
+        if let Some(live) = self.sockets.get(&socket) {
+            // Its old connection is still open here, but the client has a new one: the old
+            // one is dead, its sockets become sessions to take back.
+            if live.nsp != *nsp || live.session == session {
+                return None;
+            }
+            let old = live.session;
+            self.close_conn(now, old, CloseReason::TransportError);
+        }
+        let away = self.away.get_mut(&socket)?;
+        if away.claimed || away.nsp != *nsp {
+            return None;
+        }
+        if away.deadline <= now {
+            self.drop_away(socket);
+            return None;
+        }
+        let offsets = self.offsets.as_ref().expect("recovery is on");
+        let seq = match &claim.offset {
+            None => Some(0),
+            Some(o) => offsets.parse(o),
+        };
+        match seq {
+            Some(seq) if away.journal.can_resume_after(seq) => {
+                away.claimed = true;
+                Some((socket, seq))
+            }
+            _ => {
+                // An offset this server never issued, or older than what it had to forget.
+                self.drop_away(socket);
+                None
+            }
+        }
+    }
+
+    /// A claim ends without the socket being taken back.
+    fn release(&mut self, now: Millis, recover: Option<(SocketId, u64)>) {
+        let Some((socket, _)) = recover else { return };
+        let Some(away) = self.away.get_mut(&socket) else {
+            return;
+        };
+        away.claimed = false;
+        if away.deadline <= now {
+            self.drop_away(socket);
+        }
+    }
+
+    /// Keep the session of a socket that disconnected for a recoverable reason.
+    fn persist(&mut self, now: Millis, socket: SocketId, s: Socket) {
+        let Some(config) = &self.config.connection_state_recovery else {
+            return;
+        };
+        let (max_sessions, duration) = (config.max_sessions, config.max_disconnection_duration);
+        let Some(pid) = s.pid else { return };
+        while self.away.len() >= max_sessions {
+            let oldest = self
+                .away_order
+                .iter()
+                .map(|&(_, s)| s)
+                .find(|s| self.away.get(s).is_some_and(|a| !a.claimed));
+            match oldest {
+                Some(old) => {
+                    self.drop_away(old);
+                }
+                None => break,
+            }
+        }
+        if self.away.len() >= max_sessions {
+            self.pids.remove(&pid);
+            return;
+        }
+        let deadline = now.saturating_add(duration);
+        let index = self.away_index.entry(s.nsp.clone()).or_default();
+        index.add(socket, &s.sid);
+        for room in &s.rooms {
+            index.join(socket, room.clone());
+        }
+        self.timers.insert(deadline, TimerKey::Recovery(socket));
+        self.away_order.insert((deadline, socket));
+        self.away_sids.insert(s.sid.clone());
+        self.away.insert(
+            socket,
+            recovery::Away {
+                sid: s.sid,
+                pid,
+                nsp: s.nsp,
+                rooms: s.rooms,
+                journal: s.journal,
+                deadline,
+                claimed: false,
+            },
+        );
+    }
+
+    /// Forget a disconnected socket's session.
+    fn drop_away(&mut self, socket: SocketId) -> Option<recovery::Away> {
+        let away = self.away.remove(&socket)?;
+        self.pids.remove(&away.pid);
+        if let Some(index) = self.away_index.get_mut(&away.nsp) {
+            index.remove(socket, &away.rooms);
+            if index.sockets().next().is_none() {
+                self.away_index.remove(&away.nsp);
+            }
+        }
+        self.timers
+            .remove(away.deadline, TimerKey::Recovery(socket));
+        self.away_order.remove(&(away.deadline, socket));
+        self.away_sids.remove(&away.sid);
+        Some(away)
+    }
+
+    /// Whether a CONNECT answer was the recovery of a disconnected socket: same id, rooms,
+    /// and the events it missed sent again. `None` for an unknown socket.
+    pub fn socket_recovered(&self, socket: SocketId) -> Option<bool> {
+        self.sockets.get(&socket).map(|s| s.recovered)
+    }
+
+    /// Whether `socket` is disconnected but its session is kept for recovery. Commands on it
+    /// still work: emits to it (or its rooms) wait in its session, `join`/`leave` change the
+    /// rooms it gets back, `ack` answers are given again if the client repeats the event,
+    /// `disconnect` forgets the session.
+    pub fn is_away(&self, socket: SocketId) -> bool {
+        self.away.contains_key(&socket)
+    }
+
+    /// Sizes of what connection state recovery keeps.
+    pub fn recovery_stats(&self) -> RecoveryStats {
+        let journals = self
+            .sockets
+            .values()
+            .map(|s| &s.journal)
+            .chain(self.away.values().map(|a| &a.journal));
+        let mut st = RecoveryStats {
+            sessions: self.away.len(),
+            ..RecoveryStats::default()
+        };
+        for j in journals {
+            st.packets += j.entries.len();
+            st.bytes += j.bytes;
+            st.client_acks += j.client_acks.len();
+        }
+        st
     }
 
     // ----- application commands --------------------------------------------------------
 
     /// Accept a CONNECT request: the socket joins the namespace and its own room, and the
-    /// client receives `{"sid":..}`.
+    /// client receives `{"sid":..}` (and `"pid"` with connection state recovery).
+    ///
+    /// When the request recovers a disconnected socket ([`Event::ConnectRequest`]'s
+    /// `recovered`), that socket comes back: the same [`SocketId`] and public id, its rooms,
+    /// and the events it missed, sent right after the CONNECT answer, in order, before
+    /// anything else. If its session was lost meanwhile (expired, overflowed), it connects as
+    /// a new socket; [`socket_recovered`](Self::socket_recovered) tells which.
     pub fn accept(&mut self, now: Millis, id: ConnectId) -> Result<SocketId, ServerError> {
         let pc = self
             .connects
@@ -687,20 +977,56 @@ impl Server {
         if let Some(d) = conn.connect_deadline.take() {
             self.timers.remove(d, TimerKey::Connect(pc.session));
         }
-        let socket = SocketId(self.next_socket);
-        self.next_socket += 1;
-        conn.sockets.insert(pc.nsp.clone(), socket);
-        let sid = loop {
-            let sid = self.engine_ids_next();
-            if !self.by_sid.contains_key(&sid) {
-                break sid;
+        let resumed = pc
+            .recover
+            .and_then(|(socket, seq)| Some((socket, seq, self.drop_away(socket)?)));
+        let (socket, sid, rooms, pid, mut journal, replay) = match resumed {
+            Some((socket, seq, mut away)) => {
+                let replay = away.journal.resume_after(seq);
+                // Its pid stays its own.
+                self.pids.insert(away.pid.clone(), socket);
+                (
+                    socket,
+                    away.sid,
+                    away.rooms,
+                    Some(away.pid),
+                    away.journal,
+                    Some(replay),
+                )
+            }
+            None => {
+                let socket = SocketId(self.next_socket);
+                self.next_socket += 1;
+                let sid = loop {
+                    let sid = self.engine_ids_next();
+                    if !self.by_sid.contains_key(&sid) && !self.away_sids.contains(&sid) {
+                        break sid;
+                    }
+                };
+                let mut rooms = BTreeSet::new();
+                rooms.insert(sid.clone());
+                let pid = self.offsets.is_some().then(|| loop {
+                    let pid = self.engine_ids_next();
+                    if !self.pids.contains_key(&pid) {
+                        break pid;
+                    }
+                });
+                if let Some(pid) = &pid {
+                    self.pids.insert(pid.clone(), socket);
+                }
+                (socket, sid, rooms, pid, recovery::Journal::default(), None)
             }
         };
-        let mut rooms = BTreeSet::new();
-        rooms.insert(sid.clone());
+        if let Some(conn) = self.conns.get_mut(&pc.session) {
+            conn.sockets.insert(pc.nsp.clone(), socket);
+        }
         let ns = self.namespaces.entry(pc.nsp.clone()).or_default();
         ns.add(socket, &sid);
+        for room in &rooms {
+            ns.join(socket, room.clone());
+        }
         self.by_sid.insert(sid.clone(), socket);
+        journal.rewritten(self.pings(pc.session));
         self.sockets.insert(
             socket,
             Socket {
@@ -708,12 +1034,24 @@ impl Server {
                 nsp: pc.nsp.clone(),
                 session: pc.session,
                 rooms,
+                pid: pid.clone(),
+                recovered: replay.is_some(),
+                journal,
             },
         );
-        let data =
-            serde_json::to_string(&serde_json::json!({ "sid": &*sid })).expect("object serializes");
+        let data = match &pid {
+            Some(pid) => serde_json::json!({ "sid": &*sid, "pid": &**pid }),
+            None => serde_json::json!({ "sid": &*sid }),
+        };
+        let data = serde_json::to_string(&data).expect("object serializes");
         let packet = Packet::connect(pc.nsp, Some(ByteString::from(data)));
         self.send_packet(now, pc.session, &packet.encode(), false);
+        for p in replay.unwrap_or_default() {
+            if !self.sockets.contains_key(&socket) {
+                break;
+            }
+            self.send_packet(now, pc.session, &p, false);
+        }
         Ok(socket)
     }
 
@@ -742,6 +1080,7 @@ impl Server {
         if let Some(conn) = self.conns.get_mut(&pc.session) {
             conn.pending.remove(&pc.nsp);
         }
+        self.release(now, pc.recover);
         #[derive(serde::Serialize)]
         struct ConnectError<'a> {
             message: &'a str,
@@ -766,19 +1105,77 @@ impl Server {
 
     /// Send an event to every socket `target` selects. Encoded once; returns how many
     /// sockets it was sent to (volatile sends dropped for a busy transport are not counted).
+    ///
+    /// With connection state recovery, the event gets an offset as its last argument; unless
+    /// volatile, it is kept for each recipient until received, and disconnected sockets whose
+    /// session is kept and whose rooms `target` selects get it when they come back.
     pub fn emit(
         &mut self,
         now: Millis,
         target: &Target,
         emit: &Emit,
     ) -> Result<usize, ServerError> {
-        let encoded = self.encode_event(&target.nsp, emit, None)?;
+        let offset = self.offsets.as_mut().map(|o| o.next());
+        let data = match &offset {
+            Some((_, text)) => ByteString::from(recovery::append_offset(&emit.data, text)),
+            None => emit.data.clone(),
+        };
+        let encoded = self.encode_event(&target.nsp, data, &emit.attachments, None)?;
         let recipients = self.recipients(target)?;
+        let logged = match offset {
+            Some((seq, _)) if !emit.volatile => Some((seq, Arc::new(encoded.clone()))),
+            _ => None,
+        };
         let mut sent = 0;
         for s in recipients {
-            let session = self.sockets[&s].session;
+            let Some(socket) = self.sockets.get(&s) else {
+                // Gone with an earlier recipient's connection.
+                continue;
+            };
+            let session = socket.session;
+            if let Some((seq, packet)) = &logged {
+                let epoch = self.pings(session);
+                let config = self
+                    .config
+                    .connection_state_recovery
+                    .as_ref()
+                    .expect("recovery is on");
+                let socket = self.sockets.get_mut(&s).expect("checked above");
+                let entry = recovery::Logged {
+                    seq: *seq,
+                    packet: packet.clone(),
+                    epoch,
+                };
+                socket.journal.push_live(entry, config);
+            }
             if self.send_packet(now, session, &encoded, emit.volatile) {
                 sent += 1;
+            }
+        }
+        if let Some((seq, packet)) = logged {
+            let missed = self
+                .away_index
+                .get(&target.nsp)
+                .map(|index| index.select(target))
+                .unwrap_or_default();
+            for s in missed {
+                let config = self
+                    .config
+                    .connection_state_recovery
+                    .as_ref()
+                    .expect("recovery is on");
+                let Some(away) = self.away.get_mut(&s) else {
+                    continue;
+                };
+                let entry = recovery::Logged {
+                    seq,
+                    packet: packet.clone(),
+                    epoch: u64::MAX,
+                };
+                if away.journal.push_away(entry, config).is_err() {
+                    // More than it may keep: it will connect as a new socket.
+                    self.drop_away(s);
+                }
             }
         }
         Ok(sent)
@@ -800,7 +1197,7 @@ impl Server {
         let (nsp, session) = (s.nsp.clone(), s.session);
         let ack = self.next_ack;
         self.next_ack += 1;
-        let encoded = self.encode_event(&nsp, emit, Some(ack))?;
+        let encoded = self.encode_event(&nsp, emit.data.clone(), &emit.attachments, Some(ack))?;
         let deadline = now + timeout;
         self.acks
             .insert((socket, ack), AckWait::Single { deadline });
@@ -821,7 +1218,8 @@ impl Server {
         let ack = self.next_ack;
         self.next_ack += 1;
         let id = BroadcastAckId(ack);
-        let encoded = self.encode_event(&target.nsp, emit, Some(ack))?;
+        let encoded =
+            self.encode_event(&target.nsp, emit.data.clone(), &emit.attachments, Some(ack))?;
         let recipients = self.recipients(target)?;
         let deadline = now + timeout;
         let mut waiting = BTreeSet::new();
@@ -864,6 +1262,10 @@ impl Server {
 
     /// Acknowledge an event a socket sent with ack id `id`. `data` is the JSON array of the
     /// ack's arguments.
+    ///
+    /// With connection state recovery, the answer is remembered until the client has it: a
+    /// repeat of the event (a retry after a reconnection) gets it again instead of reaching
+    /// the application twice. A socket that is away keeps it for that.
     pub fn ack(
         &mut self,
         now: Millis,
@@ -872,21 +1274,41 @@ impl Server {
         data: ByteString,
         attachments: Vec<Bytes>,
     ) -> Result<(), ServerError> {
-        let s = self
-            .sockets
-            .get(&socket)
-            .ok_or(ServerError::UnknownSocket(socket))?;
-        let encoded = Packet::ack(s.nsp.clone(), data, id, attachments).encode();
+        let nsp = match (self.sockets.get(&socket), self.away.get(&socket)) {
+            (Some(s), _) => s.nsp.clone(),
+            (None, Some(a)) => a.nsp.clone(),
+            (None, None) => return Err(ServerError::UnknownSocket(socket)),
+        };
+        let encoded = Packet::ack(nsp, data, id, attachments).encode();
         if !client_decodes(&encoded) {
             return Err(ServerError::InvalidAckData);
         }
-        let session = s.session;
+        if let Some(away) = self.away.get_mut(&socket) {
+            away.journal.answered(id, Arc::new(encoded), u64::MAX);
+            return Ok(());
+        }
+        let session = self.sockets[&socket].session;
+        if self.offsets.is_some() {
+            let epoch = self.pings(session);
+            let s = self.sockets.get_mut(&socket).expect("checked above");
+            s.journal.answered(id, Arc::new(encoded.clone()), epoch);
+        }
         self.send_packet(now, session, &encoded, false);
         Ok(())
     }
 
-    /// Put a socket in a room.
+    /// Put a socket in a room (for a socket that is away, the rooms it gets back).
     pub fn join(&mut self, socket: SocketId, room: &str) -> Result<(), ServerError> {
+        if let Some(away) = self.away.get_mut(&socket) {
+            let room = ByteString::from(room);
+            if away.rooms.insert(room.clone()) {
+                self.away_index
+                    .get_mut(&away.nsp)
+                    .expect("an away socket is indexed")
+                    .join(socket, room);
+            }
+            return Ok(());
+        }
         let s = self
             .sockets
             .get_mut(&socket)
@@ -901,8 +1323,17 @@ impl Server {
         Ok(())
     }
 
-    /// Take a socket out of a room.
+    /// Take a socket out of a room (for a socket that is away, the rooms it gets back).
     pub fn leave(&mut self, socket: SocketId, room: &str) -> Result<(), ServerError> {
+        if let Some(away) = self.away.get_mut(&socket) {
+            if away.rooms.remove(room) {
+                self.away_index
+                    .get_mut(&away.nsp)
+                    .expect("an away socket is indexed")
+                    .leave(socket, room);
+            }
+            return Ok(());
+        }
         let s = self
             .sockets
             .get_mut(&socket)
@@ -918,13 +1349,16 @@ impl Server {
 
     /// Disconnect a socket from its namespace (the client receives DISCONNECT). With
     /// `close_connection`, every socket of its connection is disconnected and the connection
-    /// closed (Node's `socket.disconnect(true)`).
+    /// closed (Node's `socket.disconnect(true)`). A socket that is away loses its session.
     pub fn disconnect(
         &mut self,
         now: Millis,
         socket: SocketId,
         close_connection: bool,
     ) -> Result<(), ServerError> {
+        if self.drop_away(socket).is_some() {
+            return Ok(());
+        }
         let s = self
             .sockets
             .get(&socket)
@@ -942,7 +1376,7 @@ impl Server {
                 continue;
             };
             self.send_packet(now, session, &Packet::disconnect(nsp).encode(), false);
-            self.remove_socket(t, DisconnectReason::ServerNamespaceDisconnect);
+            self.remove_socket(now, t, DisconnectReason::ServerNamespaceDisconnect);
         }
         if close_connection {
             self.engine.close(now, session, CloseReason::ForcedClose);
@@ -1040,15 +1474,11 @@ impl Server {
     fn encode_event(
         &self,
         nsp: &ByteString,
-        emit: &Emit,
+        data: ByteString,
+        attachments: &[Bytes],
         ack: Option<u64>,
     ) -> Result<Encoded, ServerError> {
-        let packet = Packet::event(
-            nsp.clone(),
-            emit.data.clone(),
-            ack,
-            emit.attachments.clone(),
-        );
+        let packet = Packet::event(nsp.clone(), data, ack, attachments.to_vec());
         let encoded = packet.encode();
         if !client_decodes(&encoded) {
             return Err(ServerError::InvalidEventData);
@@ -1070,16 +1500,16 @@ impl Server {
     }
 
     /// Remove a socket whose connection lives on.
-    fn remove_socket(&mut self, socket: SocketId, reason: DisconnectReason) {
+    fn remove_socket(&mut self, now: Millis, socket: SocketId, reason: DisconnectReason) {
         if let Some(s) = self.sockets.get(&socket) {
             if let Some(c) = self.conns.get_mut(&s.session) {
                 c.sockets.remove(&s.nsp);
             }
         }
-        self.drop_socket(socket, reason);
+        self.drop_socket(now, socket, reason);
     }
 
-    fn drop_socket(&mut self, socket: SocketId, reason: DisconnectReason) {
+    fn drop_socket(&mut self, now: Millis, socket: SocketId, reason: DisconnectReason) {
         let Some(s) = self.sockets.remove(&socket) else {
             return;
         };
@@ -1118,6 +1548,11 @@ impl Server {
             }
         }
         self.events.push_back(Event::Disconnect { socket, reason });
+        if reason.is_recoverable() {
+            self.persist(now, socket, s);
+        } else if let Some(pid) = &s.pid {
+            self.pids.remove(pid);
+        }
     }
 }
 

@@ -13,7 +13,8 @@
 //!   ignored;
 //! - an event named `join` (`42<id>["join",...`) puts the socket in the one broadcast set
 //!   (room names are ignored) and is echoed, which the client takes as its ack;
-//! - `42["start-broadcast",<room>,<interval ms>,<count>]` starts a timer task that builds
+//! - `42<id>["start-broadcast",<room>,<interval ms>,<count>]` is echoed (the ack) and starts a
+//!   timer task that builds
 //!   `42["tick",<seq>,<µs>]` once per tick and writes that one message to each socket of the
 //!   set directly (no per-socket queue or task wake-up), `count` times, then `done`;
 //! - every other message is written back as it came (the echo: `421["echo",...]` comes back
@@ -51,9 +52,11 @@ pub fn is_join(text: &[u8]) -> bool {
     rest[digits..].starts_with(b"[\"join\"")
 }
 
-/// The interval (ms) and count of a `start-broadcast` event.
+/// The interval (ms) and count of a `start-broadcast` event (with or without an ack id).
 pub fn start_broadcast(text: &[u8]) -> Option<(u64, u64)> {
-    let rest = text.strip_prefix(b"42[\"start-broadcast\",")?;
+    let rest = text.strip_prefix(b"42")?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let rest = rest[digits..].strip_prefix(b"[\"start-broadcast\",")?;
     let rest = std::str::from_utf8(rest).ok()?;
     let mut numbers = rest
         .rsplit(',')
@@ -121,7 +124,8 @@ async fn connection(stream: TcpStream, room: Arc<Room>, id: u64, read_buffer: us
                     None
                 } else if let Some((interval, count)) = start_broadcast(b) {
                     tokio::spawn(ticker(room.clone(), interval, count));
-                    None
+                    // Echoed: the client takes it as the ack.
+                    Some(Message::Text(t))
                 } else {
                     if is_join(b) {
                         room.members
@@ -189,6 +193,10 @@ mod tests {
         assert_eq!(
             start_broadcast(br#"42["start-broadcast","bench",10,500]"#),
             Some((10, 500))
+        );
+        assert_eq!(
+            start_broadcast(br#"421["start-broadcast","bench",5,20]"#),
+            Some((5, 20))
         );
         assert_eq!(start_broadcast(br#"42["start-broadcast"]"#), None);
         assert_eq!(start_broadcast(br#"421["echo",1,2]"#), None);

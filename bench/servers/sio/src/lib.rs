@@ -4,7 +4,7 @@
 //! - `join` (room name): joins the room, then acknowledges (no arguments) if asked;
 //! - `start-broadcast` (room, interval ms, count): the server's own timer emits
 //!   `tick` (seq, send time in µs since the Unix epoch) to the room every interval, `count`
-//!   times, then `done` (count).
+//!   times, then `done` (count); the event is acknowledged (no arguments) if asked.
 #![forbid(unsafe_code)]
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -77,11 +77,14 @@ pub fn install(io: &SocketIo, mode: EchoMode) {
             }
         });
         let io = handle.clone();
-        socket.on("start-broadcast", move |_socket, msg| {
+        socket.on("start-broadcast", move |_socket, mut msg| {
             let io = io.clone();
             async move {
                 if let Ok((room, interval, count)) = msg.args::<(String, u64, u64)>() {
                     tokio::spawn(ticker(io, room, interval, count));
+                }
+                if let Some(ack) = msg.ack() {
+                    let _ = ack.send(&());
                 }
             }
         });

@@ -5,7 +5,8 @@
 //! - `echo`: acknowledged with its argument (`Data<serde_json::Value>`);
 //! - `join` (room): joins, then acknowledges;
 //! - `start-broadcast` (room, interval ms, count): a timer task emits `tick` (seq, µs since
-//!   the Unix epoch) to the room every interval, `count` times, then `done` (count).
+//!   the Unix epoch) to the room every interval, `count` times, then `done` (count);
+//!   acknowledged.
 //!
 //! `BENCH_THREADS=1` runs it on a current-thread runtime.
 
@@ -49,8 +50,11 @@ async fn serve(port: u16) -> std::io::Result<()> {
         );
         socket.on(
             "start-broadcast",
-            async |io: SocketIo, Data((room, interval, count)): Data<(String, u64, u64)>| {
+            async |io: SocketIo,
+                   Data((room, interval, count)): Data<(String, u64, u64)>,
+                   ack: AckSender| {
                 tokio::spawn(ticker(io, room, interval, count));
+                let _ = ack.send(&());
             },
         );
     });
