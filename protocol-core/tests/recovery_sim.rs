@@ -323,7 +323,20 @@ fn run_property(seed: u64) {
             _ => {}
         }
     }
-    sim.run_for(5000);
+    // Quiet until everything settled: every client back and idle, and the server holding
+    // nothing (every event it sent was confirmed received), at most 8 s.
+    for _ in 0..32 {
+        sim.run_for(250);
+        let idle = peers.iter().all(|&p| {
+            let c = &sim.peers[p].client;
+            let st = c.stats();
+            c.is_connected("/") && st.buffered_packets == 0 && st.pending_acks == 0
+        });
+        let st = sim.server.recovery_stats();
+        if idle && (st.sessions, st.packets, st.client_acks) == (0, 0, 0) {
+            break;
+        }
+    }
 
     for tag in 0..clients {
         let p = peers[tag as usize];
@@ -765,4 +778,68 @@ fn volatile_events_carry_an_offset_but_are_not_kept() {
         )
         .unwrap();
     assert_eq!(sim.server.recovery_stats().packets, kept);
+}
+
+#[test]
+fn every_namespace_of_a_connection_recovers() {
+    for transports in [POLLING, WEBSOCKET] {
+        let mut server = Server::new(server_config(5, recovery_config()));
+        server.add_namespace("/admin");
+        let mut sim = support::Sim::with_app(server, App::default());
+        let p = sim.add_client(client_config(transports, 5));
+        sim.with(p, |c, now| c.connect(now, "/", options(0, 1000)))
+            .unwrap();
+        sim.with(p, |c, now| c.connect(now, "/admin", options(1, 1000)))
+            .unwrap();
+        sim.run_for(500);
+        assert_eq!(client_connects(&sim, p).len(), 2);
+        emit_s(&mut sim, &Target::namespace("/admin"), 1);
+        sim.run_for(50);
+        sim.cut(p, false);
+        sim.outage(p, sim.now + 600);
+        emit_s(&mut sim, &Target::namespace("/"), 2);
+        emit_s(&mut sim, &Target::namespace("/admin"), 3);
+        sim.run_for(3000);
+        let per_nsp = |nsp: &str| -> Vec<(String, bool)> {
+            sim.events(p)
+                .filter_map(|e| match e {
+                    Event::Connect {
+                        nsp: n,
+                        sid,
+                        recovered,
+                        ..
+                    } if n == nsp => Some((sid.to_string(), *recovered)),
+                    _ => None,
+                })
+                .collect()
+        };
+        for nsp in ["/", "/admin"] {
+            let c = per_nsp(nsp);
+            assert_eq!(c.len(), 2, "{nsp}: {c:?}");
+            assert_eq!(c[1], (c[0].0.clone(), true), "{nsp}");
+        }
+        let got: Vec<(String, u64)> = sim
+            .events(p)
+            .filter_map(|e| match e {
+                Event::Message { nsp, packet } => {
+                    let (n,): (u64,) = sio_core::value::read_args(
+                        packet.data.as_deref().unwrap().as_bytes(),
+                        1,
+                        &packet.attachments,
+                    )
+                    .unwrap();
+                    Some((nsp.to_string(), n))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("/admin".to_owned(), 1),
+                ("/".to_owned(), 2),
+                ("/admin".to_owned(), 3)
+            ]
+        );
+    }
 }

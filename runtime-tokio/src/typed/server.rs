@@ -167,6 +167,12 @@ impl<In: EventMap, Out: EventMap> TypedSocket<In, Out> {
         self.socket.connected()
     }
 
+    /// Whether the socket came back through connection state recovery (see
+    /// [`SocketRef::recovered`]).
+    pub fn recovered(&self) -> bool {
+        self.socket.recovered()
+    }
+
     /// Handle every incoming event that decodes into `In`: match on it; a variant declared
     /// with an answer carries its [`Ack`]. One handler per socket: a later call replaces it.
     /// Events run concurrently, each in its own task, as untyped listeners do.
