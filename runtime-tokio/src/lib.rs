@@ -2,7 +2,9 @@
 //!
 //! The tokio runtime of the sio stack: it attaches the [`sio_core`] protocol core to real
 //! sockets (hyper for HTTP long-polling, tokio-tungstenite for WebSocket) and holds no
-//! protocol logic of its own.
+//! protocol logic of its own. The API (servers, sockets, clients, typed event maps) is
+//! [`sio_runtime`]'s, shared with `sio-async-std`; this crate adds the [`Tokio`] runtime and
+//! names the types for it.
 //!
 //! ```no_run
 //! use sio_tokio::{ServerOptions, SocketIo};
@@ -21,90 +23,39 @@
 //! ```
 #![forbid(unsafe_code)]
 
-pub mod client;
-mod config;
-mod driver;
-mod engine_io;
-mod io;
-mod service;
-mod socket;
-pub mod typed;
-mod ws;
+mod runtime;
 
-pub use config::{Cors, CorsOrigin, ServerOptions};
-pub use engine_io::{EngineIo, EngineMessage, EngineSocket};
-pub use io::{ConnectRefusal, ConnectRequest, NamespaceRef, SocketIo};
-pub use service::{SocketIoLayer, SocketIoService};
+pub use runtime::Tokio;
 pub use sio_core;
-pub use sio_core::server::DisconnectReason;
-pub use socket::{AckSender, BroadcastOperator, Message, SocketRef};
+pub use sio_runtime::{
+    event_map, AckError, AckSender, BroadcastOperator, ConnectRefusal, ConnectRequest, Cors,
+    CorsOrigin, DisconnectReason, EmitError, EngineMessage, EngineSocket, Message, NamespaceRef,
+    ServerOptions, SocketIoLayer, SocketIoService, SocketRef,
+};
 
-/// An emit or command that could not be carried out.
-#[derive(Debug)]
-pub enum EmitError {
-    /// The arguments could not be serialized.
-    Value(sio_core::value::ValueError),
-    /// The core refused (the socket is gone, a namespace unknown, ...).
-    Server(sio_core::server::ServerError),
+/// The Socket.IO server (see [`sio_runtime::SocketIo`]), on tokio: `SocketIo::new` must be
+/// called within a tokio runtime, and `serve` takes a [`tokio::net::TcpListener`].
+pub type SocketIo = sio_runtime::SocketIo<Tokio>;
+
+/// An Engine.IO server (see [`sio_runtime::EngineIo`]), on tokio.
+pub type EngineIo = sio_runtime::EngineIo<Tokio>;
+
+/// The Socket.IO client on tokio (see [`sio_runtime::client`]).
+pub mod client {
+    pub use sio_runtime::client::*;
+
+    /// Builds a [`Client`] on tokio (see [`sio_runtime::client::ClientBuilder`]).
+    pub type ClientBuilder = sio_runtime::client::ClientBuilder<crate::Tokio>;
 }
 
-impl std::fmt::Display for EmitError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Value(e) => write!(f, "cannot serialize the arguments: {e:?}"),
-            Self::Server(e) => write!(f, "{e}"),
-        }
-    }
-}
+/// Typed event maps on tokio (see [`sio_runtime::typed`]).
+pub mod typed {
+    pub use sio_runtime::typed::*;
 
-impl std::error::Error for EmitError {}
+    /// The typed server on tokio (see [`sio_runtime::typed::TypedIo`]).
+    pub type TypedIo<In, Out> = sio_runtime::typed::TypedIo<In, Out, crate::Tokio>;
 
-impl From<sio_core::value::ValueError> for EmitError {
-    fn from(e: sio_core::value::ValueError) -> Self {
-        Self::Value(e)
-    }
-}
-
-impl From<sio_core::server::ServerError> for EmitError {
-    fn from(e: sio_core::server::ServerError) -> Self {
-        Self::Server(e)
-    }
-}
-
-/// Why an acknowledgement did not arrive.
-#[derive(Debug)]
-pub enum AckError {
-    /// Not within the timeout.
-    Timeout,
-    /// The socket disconnected first, or the server stopped.
-    Disconnected,
-    /// The emit itself failed.
-    Emit(EmitError),
-    /// The ack's arguments do not fit the requested type.
-    Value(sio_core::value::ValueError),
-}
-
-impl std::fmt::Display for AckError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Timeout => f.write_str("operation has timed out"),
-            Self::Disconnected => f.write_str("socket has been disconnected"),
-            Self::Emit(e) => write!(f, "{e}"),
-            Self::Value(e) => write!(f, "unexpected ack arguments: {e:?}"),
-        }
-    }
-}
-
-impl std::error::Error for AckError {}
-
-impl From<EmitError> for AckError {
-    fn from(e: EmitError) -> Self {
-        Self::Emit(e)
-    }
-}
-
-impl From<sio_core::value::ValueError> for AckError {
-    fn from(e: sio_core::value::ValueError) -> Self {
-        Self::Value(e)
-    }
+    /// The typed client builder on tokio (see [`sio_runtime::typed::TypedClientBuilder`]).
+    pub type TypedClientBuilder<In, Out> =
+        sio_runtime::typed::TypedClientBuilder<In, Out, crate::Tokio>;
 }

@@ -13,18 +13,17 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method as HttpMethod, Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::{BodyExt, Either, Full};
-use hyper_util::rt::TokioIo;
 use sio_core::engine::server::{HttpResponse, Method, RequestId, WsId};
 use sio_core::server::Handshake;
-use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
-use tokio_tungstenite::WebSocketStream;
+use tungstenite::handshake::derive_accept_key;
+use tungstenite::protocol::WebSocketConfig;
 
 use crate::config::{Cors, CorsOrigin, ServerOptions};
 use crate::driver::{Driver, Outbox};
 use crate::io::SocketIo;
+use crate::rt::RuntimeKind;
+use crate::ws::ServerWs;
 
 /// The peer address of a connection, put in request extensions by [`SocketIo::serve`].
 #[derive(Debug, Clone, Copy)]
@@ -32,16 +31,31 @@ struct RemoteAddr(SocketAddr);
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The HTTP side of one server: what its layer, its service and `serve` answer with.
+#[derive(Clone)]
+pub(crate) struct Http {
+    driver: Arc<Driver>,
+    options: Arc<ServerOptions>,
+}
+
+impl std::fmt::Debug for Http {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Http")
+            .field("path", &self.options.path)
+            .finish()
+    }
+}
+
 /// A tower layer that serves Socket.IO on its path and passes other requests on.
 #[derive(Clone, Debug)]
 pub struct SocketIoLayer {
-    io: SocketIo,
+    io: Http,
 }
 
 impl SocketIoLayer {
     /// The layer of `io`.
-    pub fn new(io: SocketIo) -> Self {
-        SocketIoLayer { io }
+    pub fn new<Rt>(io: SocketIo<Rt>) -> Self {
+        SocketIoLayer { io: io.http() }
     }
 }
 
@@ -59,7 +73,7 @@ impl<S> tower_layer::Layer<S> for SocketIoLayer {
 /// A tower service that serves Socket.IO on its path and passes other requests to `inner`.
 #[derive(Clone, Debug)]
 pub struct SocketIoService<S> {
-    io: SocketIo,
+    io: Http,
     inner: S,
 }
 
@@ -90,15 +104,24 @@ where
     }
 }
 
-impl SocketIo {
+impl<Rt> SocketIo<Rt> {
     /// The tower layer of this server, to mount it in an axum or hyper application.
     pub fn layer(&self) -> SocketIoLayer {
         SocketIoLayer::new(self.clone())
     }
 
+    fn http(&self) -> Http {
+        Http {
+            driver: self.driver.clone(),
+            options: self.options.clone(),
+        }
+    }
+}
+
+impl<Rt: RuntimeKind> SocketIo<Rt> {
     /// Serve HTTP/1.1 (keep-alive, upgrades) on `listener` until the listener fails. Requests
     /// outside the server's path get 404.
-    pub async fn serve(&self, listener: TcpListener) -> std::io::Result<()> {
+    pub async fn serve(&self, listener: Rt::Listener) -> std::io::Result<()> {
         self.serve_with_shutdown(listener, std::future::pending())
             .await
     }
@@ -109,21 +132,25 @@ impl SocketIo {
     /// connections finish their requests in flight before they close.
     pub async fn serve_with_shutdown<F>(
         &self,
-        listener: TcpListener,
+        listener: Rt::Listener,
         signal: F,
     ) -> std::io::Result<()>
     where
         F: Future<Output = ()>,
     {
+        use futures_util::future::{select, Either as Side};
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut signal = std::pin::pin!(signal);
+        let rt = self.driver.rt.clone();
         loop {
-            let (stream, addr) = tokio::select! {
-                accepted = listener.accept() => accepted?,
-                () = &mut signal => break,
+            let (stream, addr) = {
+                let accept = std::pin::pin!(Rt::accept(&listener));
+                match select(accept, signal.as_mut()).await {
+                    Side::Left((accepted, _)) => accepted?,
+                    Side::Right(_) => break,
+                }
             };
-            let _ = stream.set_nodelay(true);
-            let io = self.clone();
+            let io = self.http();
             let mut stop = stop_rx.clone();
             let span = tracing::debug_span!("sio.http", peer = %addr);
             let task = async move {
@@ -141,14 +168,18 @@ impl SocketIo {
                     });
                 let conn = hyper::server::conn::http1::Builder::new()
                     .keep_alive(true)
-                    .serve_connection(TokioIo::new(stream), svc)
+                    .serve_connection(stream, svc)
                     .with_upgrades();
                 let mut conn = std::pin::pin!(conn);
                 // Only an explicit shutdown; a dropped sender (the listener failed) is not one.
-                let stopped = async move { stop.wait_for(|stop| *stop).await.is_ok() };
-                let result = tokio::select! {
-                    r = conn.as_mut() => r,
-                    true = stopped => {
+                let stopped = std::pin::pin!(async move {
+                    if stop.wait_for(|stop| *stop).await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                });
+                let result = match select(conn.as_mut(), stopped).await {
+                    Side::Left((r, _)) => r,
+                    Side::Right(_) => {
                         conn.as_mut().graceful_shutdown();
                         conn.await
                     }
@@ -157,7 +188,7 @@ impl SocketIo {
                     tracing::debug!(error = %e, "http connection ended with an error");
                 }
             };
-            tokio::spawn(tracing::Instrument::instrument(task, span));
+            rt.spawn(Box::pin(tracing::Instrument::instrument(task, span)));
         }
         drop(listener);
         // Answer the parked polls and close the WebSockets before the HTTP connections are
@@ -166,7 +197,9 @@ impl SocketIo {
         let _ = stop_tx.send(true);
         Ok(())
     }
+}
 
+impl Http {
     pub(crate) fn matches(&self, path: &str) -> bool {
         let base = self.options.path.trim_end_matches('/');
         path == base || path.starts_with(&self.options.path) || path == self.options.path
@@ -218,7 +251,7 @@ impl SocketIo {
         if !allowed.contains(&name) {
             return None;
         }
-        let data = tokio::fs::read(dir.join(name)).await.ok()?;
+        let data = self.driver.rt.read_file(dir.join(name)).await.ok()?;
         let ctype = if name.ends_with(".map") {
             "application/json"
         } else {
@@ -268,7 +301,13 @@ impl SocketIo {
             }
             let on_upgrade = hyper::upgrade::on(&mut req);
             let max = self.options.max_payload;
-            tokio::spawn(async move {
+            let rt = driver.rt.clone();
+            let conn = ServerWs {
+                driver: driver.clone(),
+                ws,
+                outbox,
+            };
+            driver.rt.spawn(Box::pin(async move {
                 match on_upgrade.await {
                     Ok(upgraded) => {
                         // Small buffers: tungstenite's defaults (128 KiB each) would make every
@@ -279,26 +318,14 @@ impl SocketIo {
                             .write_buffer_size(8192)
                             .max_message_size(Some(max))
                             .max_frame_size(Some(max));
-                        let stream = WebSocketStream::from_raw_socket(
-                            TokioIo::new(upgraded),
-                            Role::Server,
-                            Some(config),
-                        )
-                        .await;
-                        use tracing::Instrument;
-                        crate::ws::run(driver, ws, outbox, stream)
-                            .instrument(tracing::debug_span!("sio.websocket", ws = ws.0))
-                            .await;
+                        rt.serve_websocket(upgraded, config, conn);
                     }
                     Err(e) => {
                         tracing::debug!(error = %e, "websocket upgrade failed");
-                        driver.run(|inner, now| {
-                            inner.outboxes.remove(&ws);
-                            inner.core.handle_ws_closed(now, ws, true)
-                        });
+                        conn.failed();
                     }
                 }
-            });
+            }));
             let mut r = Response::new(Full::new(Bytes::new()));
             *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
             let h = r.headers_mut();

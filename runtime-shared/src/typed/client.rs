@@ -10,6 +10,7 @@ use sio_core::client::{ConnectError, DisconnectReason};
 
 use super::{Ack, DecodeError, EventMap};
 use crate::client::{Client, ClientBuilder, EmitAckError, EmitError, Message, Socket};
+use crate::rt::RuntimeKind;
 
 type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 type EventHandler<In, Out> = Arc<dyn Fn(TypedClientSocket<In, Out>, In) -> BoxFuture + Send + Sync>;
@@ -24,12 +25,12 @@ struct Slots<In, Out> {
 
 /// Builds a [`TypedClient`] that receives the events of map `In` and sends those of map `Out`
 /// (a client's `<ServerToClient, ClientToServer>`) on the main socket of a [`ClientBuilder`].
-pub struct TypedClientBuilder<In, Out> {
-    builder: ClientBuilder,
+pub struct TypedClientBuilder<In, Out, Rt> {
+    builder: ClientBuilder<Rt>,
     slots: Arc<Slots<In, Out>>,
 }
 
-impl<In, Out> std::fmt::Debug for TypedClientBuilder<In, Out> {
+impl<In, Out, Rt> std::fmt::Debug for TypedClientBuilder<In, Out, Rt> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("TypedClientBuilder")
             .field(&self.builder)
@@ -37,10 +38,10 @@ impl<In, Out> std::fmt::Debug for TypedClientBuilder<In, Out> {
     }
 }
 
-impl<In: EventMap, Out: EventMap> TypedClientBuilder<In, Out> {
+impl<In: EventMap, Out: EventMap, Rt: RuntimeKind> TypedClientBuilder<In, Out, Rt> {
     /// Type `builder` (set its URL, auth, transports ... first). Its untyped listeners stay;
     /// it gets one more, catch-all, that decodes every event for the typed handler.
-    pub fn new(builder: ClientBuilder) -> Self {
+    pub fn new(builder: ClientBuilder<Rt>) -> Self {
         let slots = Arc::new(Slots {
             event: Mutex::new(None),
             fallback: Mutex::new(None),

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 
@@ -13,6 +14,7 @@ use sio_core::ByteString;
 
 use crate::config::ServerOptions;
 use crate::driver::Driver;
+use crate::rt::RuntimeKind;
 use crate::socket::{BroadcastOperator, SocketRef, SocketState};
 use crate::EmitError;
 
@@ -97,14 +99,25 @@ impl App {
     }
 }
 
-/// The Socket.IO server. Cheap to clone; every clone drives the same server.
-#[derive(Clone)]
-pub struct SocketIo {
+/// The Socket.IO server on runtime `Rt` (the runtime crates export it as `SocketIo`). Cheap
+/// to clone; every clone drives the same server.
+pub struct SocketIo<Rt> {
     pub(crate) driver: Arc<Driver>,
     pub(crate) options: Arc<ServerOptions>,
+    _rt: PhantomData<fn() -> Rt>,
 }
 
-impl std::fmt::Debug for SocketIo {
+impl<Rt> Clone for SocketIo<Rt> {
+    fn clone(&self) -> Self {
+        SocketIo {
+            driver: self.driver.clone(),
+            options: self.options.clone(),
+            _rt: PhantomData,
+        }
+    }
+}
+
+impl<Rt> std::fmt::Debug for SocketIo<Rt> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SocketIo")
             .field("path", &self.options.path)
@@ -114,7 +127,7 @@ impl std::fmt::Debug for SocketIo {
 
 /// Handle to one namespace, to add middlewares.
 pub struct NamespaceRef {
-    io: SocketIo,
+    driver: Arc<Driver>,
     name: String,
 }
 
@@ -128,7 +141,6 @@ impl NamespaceRef {
     {
         let mw: Middleware = Arc::new(move |r| Box::pin(f(r)));
         if let Some(ns) = self
-            .io
             .driver
             .app
             .namespaces
@@ -142,17 +154,21 @@ impl NamespaceRef {
     }
 }
 
-impl SocketIo {
-    /// A server with `options`. Must be called inside a tokio runtime.
+impl<Rt: RuntimeKind> SocketIo<Rt> {
+    /// A server with `options`. Must be called inside the runtime (with tokio: within a tokio
+    /// runtime).
     pub fn new(options: ServerOptions) -> Self {
         let core = Server::new(options.core_config());
-        let driver = Driver::new(core, App::default());
+        let driver = Driver::new(core, App::default(), Rt::runtime());
         SocketIo {
             driver,
             options: Arc::new(options),
+            _rt: PhantomData,
         }
     }
+}
 
+impl<Rt> SocketIo<Rt> {
     /// Serve namespace `name`: `on_connect` runs for every socket that joins it, after the
     /// middlewares accepted it; register the socket's listeners there.
     pub fn ns<F>(&self, name: &str, on_connect: F) -> NamespaceRef
@@ -173,7 +189,7 @@ impl SocketIo {
                 },
             );
         NamespaceRef {
-            io: self.clone(),
+            driver: self.driver.clone(),
             name: name.to_owned(),
         }
     }
@@ -294,7 +310,7 @@ fn run_handlers(driver: &Arc<Driver>, event: Event, state: Option<Arc<SocketStat
                 return;
             }
             for h in any.iter().chain(handlers.iter()) {
-                tokio::spawn(h(s.clone(), message.clone()));
+                crate::rt::start(&*driver.rt, h(s.clone(), message.clone()));
             }
             if handlers.is_empty() && any.is_empty() {
                 tracing::debug!(event = %name, socket = %s.sid, "no listener for event");
@@ -310,7 +326,7 @@ fn run_handlers(driver: &Arc<Driver>, event: Event, state: Option<Arc<SocketStat
                 .clone();
             let s = SocketRef::from_state(driver.clone(), socket, state);
             for h in handlers {
-                tokio::spawn(h(s.clone(), reason));
+                crate::rt::start(&*driver.rt, h(s.clone(), reason));
             }
         }
         Event::Disconnect { socket, reason } => {
@@ -320,7 +336,7 @@ fn run_handlers(driver: &Arc<Driver>, event: Event, state: Option<Arc<SocketStat
                 std::mem::take(&mut *state.handlers.lock().expect("listeners lock")).disconnect;
             let s = SocketRef::from_state(driver.clone(), socket, state);
             for h in handlers {
-                tokio::spawn(h(s.clone(), reason));
+                crate::rt::start(&*driver.rt, h(s.clone(), reason));
             }
         }
         _ => {}
@@ -367,6 +383,7 @@ fn on_connect_request(
     } else {
         ns.middlewares.clone()
     };
+    let rt = driver.rt.clone();
     let driver = driver.clone();
     let run = async move {
         for mw in &middlewares {
@@ -413,5 +430,5 @@ fn on_connect_request(
             driver.perform(dispatch);
         }
     };
-    tokio::spawn(run);
+    rt.spawn(Box::pin(run));
 }

@@ -5,29 +5,27 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
+use std::time::Instant;
+
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::future::{AbortHandle, Abortable};
 use http::{header, Request};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper_util::client::legacy::{connect::HttpConnector, Client as HttpClient};
-use hyper_util::rt::TokioExecutor;
+use http_body_util::Full;
 use sio_core::client::{
     Client, ClientConfig, ClientError, ConnectError, ConnectionState, EmitId, Event, Output,
     SocketOptions,
 };
 use sio_core::engine::client::{Method, RequestId, Transmit, TransportKind, WsId};
-use sio_core::engine::Frame;
 use sio_core::server::Emit;
 use sio_core::ByteString;
 use tokio::sync::{oneshot, Notify};
-use tokio::task::AbortHandle;
-use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
+use tungstenite::client::IntoClientRequest;
+use tungstenite::protocol::WebSocketConfig;
 
 use super::{message, AckWaiter, Listeners, ManagerEvent, ManagerHandler, Socket};
-use crate::driver::Outbox;
+use crate::driver::{Outbox, Timed};
+use crate::rt::Runtime;
+use crate::ws::{pump, End};
 
 struct Inner {
     core: Client,
@@ -48,7 +46,7 @@ pub(crate) struct ClientDriver {
     start: Instant,
     origin: String,
     headers: Vec<(String, String)>,
-    http: HttpClient<HttpConnector, Full<Bytes>>,
+    rt: Arc<dyn Runtime>,
     manager: Vec<ManagerHandler>,
     max_payload: usize,
     me: Weak<ClientDriver>,
@@ -67,6 +65,7 @@ impl ClientDriver {
         headers: Vec<(String, String)>,
         config: ClientConfig,
         manager: Vec<ManagerHandler>,
+        rt: Arc<dyn Runtime>,
     ) -> Arc<Self> {
         let max_payload = config.engine.limits.max_payload;
         let driver = Arc::new_cyclic(|me| ClientDriver {
@@ -84,12 +83,14 @@ impl ClientDriver {
             start: Instant::now(),
             origin,
             headers,
-            http: HttpClient::builder(TokioExecutor::new()).build_http(),
+            rt,
             manager,
             max_payload,
             me: me.clone(),
         });
-        tokio::spawn(timer_task(Arc::downgrade(&driver)));
+        driver
+            .rt
+            .spawn(Box::pin(crate::driver::timer_task(Arc::downgrade(&driver))));
         driver
     }
 
@@ -154,10 +155,11 @@ impl ClientDriver {
                 body,
             } => {
                 let driver = self.arc();
-                // Spawned under the lock: the task cannot finish (it needs the lock) before
-                // its abort handle is recorded.
-                let mut inner = self.lock();
-                let task = tokio::spawn(async move {
+                let (abort, registration) = AbortHandle::new_pair();
+                // Recorded before the task starts: it cannot finish before its abort handle
+                // is there to be removed.
+                self.lock().requests.insert(req, abort);
+                let task = async move {
                     let result = driver.request(method, &path_and_query, body).await;
                     driver.run(|inner, now| {
                         inner.requests.remove(&req);
@@ -168,8 +170,10 @@ impl ClientDriver {
                             Err(()) => inner.core.handle_http_error(now, req),
                         }
                     });
-                });
-                inner.requests.insert(req, task.abort_handle());
+                };
+                self.rt.spawn(Box::pin(async move {
+                    let _ = Abortable::new(task, registration).await;
+                }));
             }
             Transmit::HttpAbort { req } => {
                 if let Some(h) = self.lock().requests.remove(&req) {
@@ -180,7 +184,9 @@ impl ClientDriver {
                 let outbox = self.lock().outboxes.get(&ws).cloned();
                 if let Some(outbox) = outbox {
                     let driver = self.arc();
-                    tokio::spawn(async move { driver.websocket(ws, path_and_query, outbox).await });
+                    self.rt.spawn(Box::pin(async move {
+                        driver.websocket(ws, path_and_query, outbox).await
+                    }));
                 }
             }
             Transmit::Ws { ws, .. } | Transmit::WsClose { ws } => {
@@ -209,16 +215,9 @@ impl ClientDriver {
             builder = builder.header(k, v);
         }
         let req = builder.body(Full::new(body)).map_err(|_| ())?;
-        let resp = self.http.request(req).await.map_err(|e| {
-            tracing::debug!(error = %e, "polling request failed");
-        })?;
-        let status = resp.status().as_u16();
-        let body = Limited::new(resp.into_body(), self.max_payload.saturating_add(1))
-            .collect()
+        self.rt
+            .http_request(req, self.max_payload.saturating_add(1))
             .await
-            .map_err(|_| ())?
-            .to_bytes();
-        Ok((status, body))
     }
 
     async fn websocket(self: Arc<Self>, ws: WsId, path_and_query: String, outbox: Arc<Outbox>) {
@@ -238,70 +237,27 @@ impl ClientDriver {
             }
         }
         let config = WebSocketConfig::default().max_message_size(Some(self.max_payload));
-        let stream =
-            match tokio_tungstenite::connect_async_with_config(request, Some(config), true).await {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    tracing::debug!(error = %e, "websocket connection failed");
-                    self.run(|inner, now| {
-                        inner.outboxes.remove(&ws);
-                        inner.core.handle_ws_closed(now, ws, true)
-                    });
-                    return;
-                }
-            };
-        self.run(|inner, now| inner.core.handle_ws_opened(now, ws));
-        let (mut sink, mut source) = stream.split();
-        let mut frames = Vec::new();
-        let mut error = false;
-        loop {
-            let close = outbox.take(&mut frames);
-            let mut failed = false;
-            for f in frames.drain(..) {
-                let msg = match f {
-                    Frame::Text(s) => {
-                        WsMessage::Text(Utf8Bytes::try_from(s.into_bytes()).expect("UTF-8"))
-                    }
-                    Frame::Binary(b) => WsMessage::Binary(b),
-                };
-                if sink.feed(msg).await.is_err() {
-                    failed = true;
-                    break;
-                }
-            }
-            if failed || sink.flush().await.is_err() {
-                error = true;
-                break;
-            }
-            if close {
-                let _ = sink.close().await;
+        let stream = match self.rt.connect_websocket(request, config).await {
+            Ok(stream) => stream,
+            Err(e) => {
+                tracing::debug!(error = %e, "websocket connection failed");
+                self.run(|inner, now| {
+                    inner.outboxes.remove(&ws);
+                    inner.core.handle_ws_closed(now, ws, true)
+                });
                 return;
             }
-            tokio::select! {
-                biased;
-                msg = source.next() => {
-                    let frame = match msg {
-                        Some(Ok(WsMessage::Text(t))) => match ByteString::try_from(Bytes::from(t)) {
-                            Ok(s) => Frame::Text(s),
-                            Err(_) => { error = true; break; }
-                        },
-                        Some(Ok(WsMessage::Binary(b))) => Frame::Binary(b),
-                        Some(Ok(WsMessage::Close(_))) | None => break,
-                        Some(Ok(_)) => continue,
-                        Some(Err(e)) => {
-                            tracing::debug!(error = %e, "websocket read failed");
-                            error = true;
-                            break;
-                        }
-                    };
-                    self.run(|inner, now| inner.core.handle_ws_message(now, ws, frame));
-                }
-                _ = outbox.notify.notified() => {}
-            }
-        }
+        };
+        self.run(|inner, now| inner.core.handle_ws_opened(now, ws));
+        let end = pump(stream, &outbox, |frame| {
+            self.run(|inner, now| inner.core.handle_ws_message(now, ws, frame));
+        })
+        .await;
         self.run(|inner, now| {
             inner.outboxes.remove(&ws);
-            inner.core.handle_ws_closed(now, ws, error)
+            if let End::Lost { error } = end {
+                inner.core.handle_ws_closed(now, ws, error)
+            }
         });
     }
 
@@ -376,7 +332,7 @@ impl ClientDriver {
                 };
                 let msg = message(&s, packet);
                 for h in any.iter().chain(handlers.iter()) {
-                    tokio::spawn(h(s.clone(), msg.clone()));
+                    crate::rt::start(&*self.rt, h(s.clone(), msg.clone()));
                 }
             }
             Event::AckReceived { emit, packet, .. } => {
@@ -552,33 +508,21 @@ impl Inner {
     }
 }
 
-/// Sleeps until the core's next deadline and fires it. Holds the driver only while firing,
-/// so that it ends once the client is dropped.
-async fn timer_task(driver: Weak<ClientDriver>) {
-    loop {
-        let (when, timer) = {
-            let Some(d) = driver.upgrade() else { return };
-            let at = d.lock().timer_at;
-            (
-                at.map(|at| d.start + std::time::Duration::from_millis(at)),
-                d.timer.clone(),
-            )
-        };
-        let notified = timer.notified_owned();
-        match when {
-            Some(when) => {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(when) => {
-                        let Some(d) = driver.upgrade() else { return };
-                        d.run(|inner, now| inner.core.handle_timeout(now));
-                    }
-                    _ = notified => {}
-                }
-            }
-            None => {
-                // Wake up now and then to notice that the client was dropped.
-                let _ = tokio::time::timeout(std::time::Duration::from_secs(1), notified).await;
-            }
-        }
+impl Timed for ClientDriver {
+    fn deadline(&self) -> Option<Instant> {
+        let at = self.lock().timer_at?;
+        Some(self.start + std::time::Duration::from_millis(at))
+    }
+
+    fn timer(&self) -> &Arc<Notify> {
+        &self.timer
+    }
+
+    fn rt(&self) -> &Arc<dyn Runtime> {
+        &self.rt
+    }
+
+    fn fire(self: Arc<Self>) {
+        self.run(|inner, now| inner.core.handle_timeout(now));
     }
 }

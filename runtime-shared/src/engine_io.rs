@@ -3,14 +3,13 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use crate::config::ServerOptions;
+use crate::io::SocketIo;
+use crate::rt::RuntimeKind;
 use bytes::Bytes;
 use sio_core::engine::server::{CloseReason, EngineEvent, SessionId};
 use sio_core::engine::{Frame, Packet};
 use sio_core::ByteString;
-use tokio::net::TcpListener;
-
-use crate::config::ServerOptions;
-use crate::io::SocketIo;
 
 pub(crate) type Handler = Arc<dyn Fn(EngineSocket, EngineMessage) + Send + Sync>;
 
@@ -25,10 +24,24 @@ pub enum EngineMessage {
     Close(CloseReason),
 }
 
-/// An Engine.IO server (Node's `engine.io` package): sessions and raw messages.
-#[derive(Clone, Debug)]
-pub struct EngineIo {
-    io: SocketIo,
+/// An Engine.IO server (Node's `engine.io` package) on runtime `Rt` (the runtime crates
+/// export it as `EngineIo`): sessions and raw messages.
+pub struct EngineIo<Rt> {
+    io: SocketIo<Rt>,
+}
+
+impl<Rt> std::fmt::Debug for EngineIo<Rt> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("EngineIo").field(&self.io).finish()
+    }
+}
+
+impl<Rt> Clone for EngineIo<Rt> {
+    fn clone(&self) -> Self {
+        EngineIo {
+            io: self.io.clone(),
+        }
+    }
 }
 
 /// One Engine.IO session.
@@ -72,7 +85,7 @@ impl EngineSocket {
     }
 }
 
-impl EngineIo {
+impl<Rt: RuntimeKind> EngineIo<Rt> {
     /// An Engine.IO server; `options.path` defaults to `/engine.io/` here.
     pub fn new(mut options: ServerOptions) -> Self {
         if options.path == ServerOptions::default().path {
@@ -91,7 +104,7 @@ impl EngineIo {
     }
 
     /// Serve on `listener`.
-    pub fn serve(&self, listener: TcpListener) -> impl Future<Output = std::io::Result<()>> + '_ {
+    pub fn serve(&self, listener: Rt::Listener) -> impl Future<Output = std::io::Result<()>> + '_ {
         self.io.serve(listener)
     }
 
@@ -99,7 +112,7 @@ impl EngineIo {
     /// [`SocketIo::serve_with_shutdown`]).
     pub async fn serve_with_shutdown<F>(
         &self,
-        listener: TcpListener,
+        listener: Rt::Listener,
         signal: F,
     ) -> std::io::Result<()>
     where

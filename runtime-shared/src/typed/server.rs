@@ -34,12 +34,12 @@ impl<In, Out> Slots<In, Out> {
 
 /// The typed server: a [`SocketIo`] whose namespaces hand out [`TypedSocket`]s that receive
 /// `In` and send `Out` (a server's `<ClientToServer, ServerToClient>`). Cheap to clone.
-pub struct TypedIo<In, Out> {
-    io: SocketIo,
+pub struct TypedIo<In, Out, Rt> {
+    io: SocketIo<Rt>,
     maps: Maps<In, Out>,
 }
 
-impl<In, Out> Clone for TypedIo<In, Out> {
+impl<In, Out, Rt> Clone for TypedIo<In, Out, Rt> {
     fn clone(&self) -> Self {
         TypedIo {
             io: self.io.clone(),
@@ -48,15 +48,15 @@ impl<In, Out> Clone for TypedIo<In, Out> {
     }
 }
 
-impl<In, Out> std::fmt::Debug for TypedIo<In, Out> {
+impl<In, Out, Rt> std::fmt::Debug for TypedIo<In, Out, Rt> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("TypedIo").field(&self.io).finish()
     }
 }
 
-impl<In: EventMap, Out: EventMap> TypedIo<In, Out> {
+impl<In: EventMap, Out: EventMap, Rt> TypedIo<In, Out, Rt> {
     /// Type the server `io`. Untyped namespaces and handlers may be used beside typed ones.
-    pub fn new(io: SocketIo) -> Self {
+    pub fn new(io: SocketIo<Rt>) -> Self {
         TypedIo {
             io,
             maps: Maps::default(),
@@ -64,7 +64,7 @@ impl<In: EventMap, Out: EventMap> TypedIo<In, Out> {
     }
 
     /// The untyped server (to serve it, add untyped namespaces, list sockets and rooms ...).
-    pub fn untyped(&self) -> &SocketIo {
+    pub fn untyped(&self) -> &SocketIo<Rt> {
         &self.io
     }
 

@@ -14,10 +14,12 @@ use sio_core::engine::server::{HttpResponse, RequestId, Transmit, WsId};
 use sio_core::engine::Frame;
 use sio_core::server::{BroadcastAckId, Event, Output, Server, SocketId};
 use sio_core::socket::Packet;
+use std::time::Instant;
+
 use tokio::sync::{oneshot, Notify};
-use tokio::time::Instant;
 
 use crate::io::App;
+use crate::rt::Runtime;
 
 /// Frames waiting to be written on one WebSocket.
 #[derive(Debug, Default)]
@@ -90,10 +92,11 @@ pub(crate) struct Driver {
     timer: Arc<Notify>,
     start: Instant,
     pub(crate) app: App,
+    pub(crate) rt: Arc<dyn Runtime>,
 }
 
 impl Driver {
-    pub(crate) fn new(core: Server, app: App) -> Arc<Self> {
+    pub(crate) fn new(core: Server, app: App, rt: Arc<dyn Runtime>) -> Arc<Self> {
         let driver = Arc::new(Driver {
             inner: Mutex::new(Inner {
                 core,
@@ -108,8 +111,11 @@ impl Driver {
             timer: Arc::new(Notify::new()),
             start: Instant::now(),
             app,
+            rt,
         });
-        tokio::spawn(timer_task(Arc::downgrade(&driver)));
+        driver
+            .rt
+            .spawn(Box::pin(timer_task(Arc::downgrade(&driver))));
         driver
     }
 
@@ -238,32 +244,54 @@ impl Inner {
     }
 }
 
+/// A driver with one core whose deadlines a [`timer_task`] fires.
+pub(crate) trait Timed: Send + Sync + 'static {
+    /// The core's next deadline.
+    fn deadline(&self) -> Option<Instant>;
+    /// Notified when the deadline moved earlier.
+    fn timer(&self) -> &Arc<Notify>;
+    /// The runtime's timers.
+    fn rt(&self) -> &Arc<dyn Runtime>;
+    /// Run the core's timeouts.
+    fn fire(self: Arc<Self>);
+}
+
+impl Timed for Driver {
+    fn deadline(&self) -> Option<Instant> {
+        let at = self.lock().timer_at?;
+        Some(self.start + std::time::Duration::from_millis(at))
+    }
+
+    fn timer(&self) -> &Arc<Notify> {
+        &self.timer
+    }
+
+    fn rt(&self) -> &Arc<dyn Runtime> {
+        &self.rt
+    }
+
+    fn fire(self: Arc<Self>) {
+        self.run(|inner, now| inner.core.handle_timeout(now));
+    }
+}
+
 /// Sleeps until the core's next deadline and fires it. Holds the driver only while firing,
-/// so that it ends once the server is dropped.
-async fn timer_task(driver: std::sync::Weak<Driver>) {
+/// so that it ends once the server (or client) is dropped.
+pub(crate) async fn timer_task<T: Timed>(driver: std::sync::Weak<T>) {
+    use futures_util::future::{select, Either};
     loop {
-        let (when, timer) = {
+        let (when, timer, rt) = {
             let Some(d) = driver.upgrade() else { return };
-            let at = d.lock().timer_at;
-            (
-                at.map(|at| d.start + std::time::Duration::from_millis(at)),
-                d.timer.clone(),
-            )
+            (d.deadline(), d.timer().clone(), d.rt().clone())
         };
-        let notified = timer.notified_owned();
-        match when {
-            Some(when) => {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(when) => {
-                        let Some(d) = driver.upgrade() else { return };
-                        d.run(|inner, now| inner.core.handle_timeout(now));
-                    }
-                    _ = notified => {}
-                }
-            }
-            None => {
-                // Wake up now and then to notice that the server was dropped.
-                let _ = tokio::time::timeout(std::time::Duration::from_secs(1), notified).await;
+        let notified = std::pin::pin!(timer.notified_owned());
+        // Without a deadline, wake up now and then to notice that the driver was dropped.
+        let fire = when.is_some();
+        let when = when.unwrap_or_else(|| Instant::now() + std::time::Duration::from_secs(1));
+        if let Either::Left(_) = select(rt.sleep_until(when), notified).await {
+            if fire {
+                let Some(d) = driver.upgrade() else { return };
+                d.fire();
             }
         }
     }

@@ -1,5 +1,6 @@
-//! The Socket.IO client on tokio: the [`sio_core::client::Client`] state machine attached to
-//! hyper (HTTP long-polling) and tokio-tungstenite (WebSocket).
+//! The Socket.IO client: the [`sio_core::client::Client`] state machine attached to HTTP
+//! long-polling and WebSocket through the runtime (hyper and tokio-tungstenite with
+//! `sio-tokio`, hyper and async-tungstenite with `sio-async-std`).
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -23,10 +24,11 @@
 //! # }
 //! ```
 
-mod driver;
+pub(crate) mod driver;
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -44,6 +46,8 @@ use sio_core::ByteString;
 use tokio::sync::oneshot;
 
 use driver::ClientDriver;
+
+use crate::rt::RuntimeKind;
 
 pub use sio_core::client::AckError as CoreAckError;
 
@@ -81,17 +85,19 @@ pub(crate) struct Listeners {
     connect_error: Vec<ErrorHandler>,
 }
 
-/// Builds a [`Client`]: the URL, path, namespaces and their auth, transports, reconnection
-/// options, extra headers and query, and the listeners.
-pub struct ClientBuilder {
+/// Builds a [`Client`] on runtime `Rt` (the runtime crates export it as
+/// `client::ClientBuilder`): the URL, path, namespaces and their auth, transports,
+/// reconnection options, extra headers and query, and the listeners.
+pub struct ClientBuilder<Rt> {
     url: String,
     config: ClientConfig,
     headers: Vec<(String, String)>,
     namespaces: Vec<(String, SocketOptions, Listeners)>,
     manager: Vec<ManagerHandler>,
+    _rt: PhantomData<fn() -> Rt>,
 }
 
-impl std::fmt::Debug for ClientBuilder {
+impl<Rt> std::fmt::Debug for ClientBuilder<Rt> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClientBuilder")
             .field("url", &self.url)
@@ -99,7 +105,7 @@ impl std::fmt::Debug for ClientBuilder {
     }
 }
 
-impl ClientBuilder {
+impl<Rt: RuntimeKind> ClientBuilder<Rt> {
     /// A client of the server at `url` (`http://host:port`, optionally with a namespace path,
     /// as `io("http://host:port/admin")` in socket.io-client).
     pub fn new(url: &str) -> Self {
@@ -114,6 +120,7 @@ impl ClientBuilder {
             headers: Vec::new(),
             namespaces: vec![(nsp, SocketOptions::default(), Listeners::default())],
             manager: Vec::new(),
+            _rt: PhantomData,
         }
     }
 
@@ -283,8 +290,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Start connecting and return at once, as `io(url)` does. Must be called inside a tokio
-    /// runtime.
+    /// Start connecting and return at once, as `io(url)` does. Must be called inside the
+    /// runtime (with tokio: within a tokio runtime).
     pub fn build(self) -> Client {
         let ClientBuilder {
             url,
@@ -292,8 +299,9 @@ impl ClientBuilder {
             headers,
             namespaces,
             manager,
+            ..
         } = self;
-        let driver = ClientDriver::new(url, headers, config, manager);
+        let driver = ClientDriver::new(url, headers, config, manager, Rt::runtime());
         let mut first = None;
         for (nsp, opts, listeners) in namespaces {
             let socket = driver.add_socket(&nsp, opts, listeners);

@@ -1,0 +1,155 @@
+//! One WebSocket connection, server or client: read messages into the core, write what its
+//! outbox holds.
+//!
+//! Everything for one connection happens in its own task: the frames the core produces while
+//! handling this connection's input are written by this task right after, without a wake-up,
+//! and all frames queued at once are written with one flush.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::future::{select, Either};
+use futures_util::{SinkExt, StreamExt};
+use sio_core::engine::server::WsId;
+use sio_core::engine::Frame;
+use sio_core::ByteString;
+use tungstenite::error::{Error as WsError, ProtocolError};
+use tungstenite::{Message, Utf8Bytes};
+
+use crate::driver::{Driver, Outbox};
+use crate::rt::WsStream;
+
+/// How a WebSocket's loop ended.
+pub(crate) enum End {
+    /// The outbox asked for the close, which was sent.
+    Closed,
+    /// The peer went away or broke the protocol (`error`: a protocol error, not a plain
+    /// end of the connection).
+    Lost { error: bool },
+}
+
+/// Run one WebSocket until it ends: write the outbox's frames (one flush for all that are
+/// queued), hand every received frame to `on_frame`.
+pub(crate) async fn pump<S: WsStream>(
+    stream: S,
+    outbox: &Outbox,
+    mut on_frame: impl FnMut(Frame),
+) -> End {
+    let (mut sink, mut source) = stream.split();
+    let mut frames = Vec::new();
+    loop {
+        let close = outbox.take(&mut frames);
+        if !frames.is_empty() {
+            let mut result = Ok(());
+            for f in frames.drain(..) {
+                result = sink.feed(to_message(f)).await;
+                if result.is_err() {
+                    break;
+                }
+            }
+            if result.is_ok() {
+                result = sink.flush().await;
+            }
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "websocket write failed");
+                return End::Lost {
+                    error: is_protocol_error(&e),
+                };
+            }
+        }
+        if close {
+            let _ = sink.close().await;
+            return End::Closed;
+        }
+        let next = {
+            let notified = std::pin::pin!(outbox.notify.notified());
+            match select(source.next(), notified).await {
+                Either::Left((msg, _)) => Some(msg),
+                Either::Right(_) => None,
+            }
+        };
+        let Some(msg) = next else { continue };
+        let frame = match msg {
+            Some(Ok(Message::Text(t))) => match ByteString::try_from(Bytes::from(t)) {
+                Ok(s) => Frame::Text(s),
+                Err(_) => return End::Lost { error: true },
+            },
+            Some(Ok(Message::Binary(b))) => Frame::Binary(b),
+            Some(Ok(Message::Close(_))) | None => return End::Lost { error: false },
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => {
+                tracing::debug!(error = %e, "websocket read failed");
+                return End::Lost {
+                    error: is_protocol_error(&e),
+                };
+            }
+        };
+        on_frame(frame);
+    }
+}
+
+/// The server side of one accepted WebSocket, handed to the runtime by
+/// [`Runtime::serve_websocket`](crate::rt::Runtime::serve_websocket): the runtime builds its
+/// WebSocket stream and runs [`ServerWs::run`] on it.
+pub struct ServerWs {
+    pub(crate) driver: Arc<Driver>,
+    pub(crate) ws: WsId,
+    pub(crate) outbox: Arc<Outbox>,
+}
+
+impl std::fmt::Debug for ServerWs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerWs").field("ws", &self.ws.0).finish()
+    }
+}
+
+impl ServerWs {
+    /// Serve the connection over `stream` until it ends.
+    pub async fn run<S: WsStream>(self, stream: S) {
+        use tracing::Instrument;
+        let ServerWs { driver, ws, outbox } = self;
+        let span = tracing::debug_span!("sio.websocket", ws = ws.0);
+        let end = pump(stream, &outbox, |frame| {
+            driver.run(|inner, now| inner.core.handle_ws_message(now, ws, frame));
+        })
+        .instrument(span)
+        .await;
+        if let End::Lost { error } = end {
+            driver.run(|inner, now| {
+                inner.outboxes.remove(&ws);
+                inner.core.handle_ws_closed(now, ws, error)
+            });
+        }
+    }
+
+    /// The upgrade failed before a stream existed: the WebSocket is gone.
+    pub fn failed(self) {
+        let ServerWs { driver, ws, .. } = self;
+        driver.run(|inner, now| {
+            inner.outboxes.remove(&ws);
+            inner.core.handle_ws_closed(now, ws, true)
+        });
+    }
+}
+
+/// Whether a WebSocket failure is the peer breaking the protocol (an oversized message, a bad
+/// frame: `transport error`) rather than the connection going away (a reset, an end without a
+/// close frame: `transport close`), as Node's `ws` tells them apart.
+fn is_protocol_error(e: &WsError) -> bool {
+    !matches!(
+        e,
+        WsError::ConnectionClosed
+            | WsError::AlreadyClosed
+            | WsError::Io(_)
+            | WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake)
+    )
+}
+
+fn to_message(f: Frame) -> Message {
+    match f {
+        Frame::Text(s) => {
+            Message::Text(Utf8Bytes::try_from(s.into_bytes()).expect("a ByteString is UTF-8"))
+        }
+        Frame::Binary(b) => Message::Binary(b),
+    }
+}

@@ -1,0 +1,122 @@
+//! [`Tokio`]: the runtime services of `sio-runtime` on tokio, hyper-util and
+//! tokio-tungstenite.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::{connect::HttpConnector, Client as HttpClient};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use sio_runtime::rt::{BoxFuture, BoxWsStream, Runtime, RuntimeKind, ServerWs};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::error::Error as WsError;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::WebSocketStream;
+
+/// The tokio runtime: tasks on the current tokio runtime, tokio timers and sockets.
+#[derive(Debug, Default)]
+pub struct Tokio {
+    /// The polling client's connection pool, made on first use.
+    http: OnceLock<HttpClient<HttpConnector, Full<Bytes>>>,
+}
+
+impl RuntimeKind for Tokio {
+    type Listener = TcpListener;
+    type Io = TokioIo<TcpStream>;
+
+    fn runtime() -> Arc<dyn Runtime> {
+        Arc::new(Tokio::default())
+    }
+
+    async fn accept(listener: &TcpListener) -> std::io::Result<(Self::Io, SocketAddr)> {
+        let (stream, addr) = listener.accept().await?;
+        let _ = stream.set_nodelay(true);
+        Ok((TokioIo::new(stream), addr))
+    }
+}
+
+impl Runtime for Tokio {
+    fn spawn(&self, task: BoxFuture<()>) {
+        tokio::spawn(task);
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> BoxFuture<()> {
+        Box::pin(tokio::time::sleep_until(deadline.into()))
+    }
+
+    fn read_file(&self, path: PathBuf) -> BoxFuture<std::io::Result<Vec<u8>>> {
+        Box::pin(tokio::fs::read(path))
+    }
+
+    fn serve_websocket(
+        &self,
+        upgraded: hyper::upgrade::Upgraded,
+        config: WebSocketConfig,
+        conn: ServerWs,
+    ) {
+        tokio::spawn(async move {
+            // Served by `SocketIo::serve`, the connection is a TCP stream of ours: take it back
+            // (with what hyper read past the request) so that the WebSocket reads and writes the
+            // socket itself. Mounted in another server, it is whatever that server gave hyper.
+            match upgraded.downcast::<TokioIo<TcpStream>>() {
+                Ok(parts) => {
+                    let stream = WebSocketStream::from_partially_read(
+                        parts.io.into_inner(),
+                        parts.read_buf.to_vec(),
+                        Role::Server,
+                        Some(config),
+                    )
+                    .await;
+                    conn.run(stream).await;
+                }
+                Err(upgraded) => {
+                    let stream = WebSocketStream::from_raw_socket(
+                        TokioIo::new(upgraded),
+                        Role::Server,
+                        Some(config),
+                    )
+                    .await;
+                    conn.run(stream).await;
+                }
+            }
+        });
+    }
+
+    fn http_request(
+        &self,
+        request: http::Request<Full<Bytes>>,
+        max_body: usize,
+    ) -> BoxFuture<Result<(u16, Bytes), ()>> {
+        let client = self
+            .http
+            .get_or_init(|| HttpClient::builder(TokioExecutor::new()).build_http())
+            .clone();
+        Box::pin(async move {
+            let resp = client.request(request).await.map_err(|e| {
+                tracing::debug!(error = %e, "polling request failed");
+            })?;
+            let status = resp.status().as_u16();
+            let body = Limited::new(resp.into_body(), max_body)
+                .collect()
+                .await
+                .map_err(|_| ())?
+                .to_bytes();
+            Ok((status, body))
+        })
+    }
+
+    fn connect_websocket(
+        &self,
+        request: http::Request<()>,
+        config: WebSocketConfig,
+    ) -> BoxFuture<Result<BoxWsStream, WsError>> {
+        Box::pin(async move {
+            let (stream, _) =
+                tokio_tungstenite::connect_async_with_config(request, Some(config), true).await?;
+            Ok(Box::pin(stream) as BoxWsStream)
+        })
+    }
+}
