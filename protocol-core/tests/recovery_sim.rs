@@ -1,7 +1,8 @@
 //! Connection state recovery and delivery guarantees, simulated: client cores and a server
 //! core with recovery on, wired in memory (`support/`) over a link that delays (jitter),
 //! drops (a silent cut: the transports die and the peer is off the network for a while) and
-//! cuts (a reset both sides notice).
+//! cuts (a reset both sides notice, or only the client: it comes back before the server
+//! noticed).
 //!
 //! The property, over thousands of seeded runs: every event the server sends to a socket,
 //! its rooms or its namespace (not volatile, no ack) reaches the client exactly once, in
@@ -312,12 +313,15 @@ fn run_property(seed: u64) {
             _ if faults < 4 => {
                 faults += 1;
                 let p = peers[roll(clients) as usize];
-                if roll(2) == 0 {
-                    sim.cut(p, true);
-                } else {
-                    sim.cut(p, false);
-                    let until = sim.now + roll(1200);
-                    sim.outage(p, until);
+                match roll(3) {
+                    0 => sim.cut(p, true),
+                    // Only the client notices: it comes back before the server knows.
+                    1 => sim.cut_client_side(p),
+                    _ => {
+                        sim.cut(p, false);
+                        let until = sim.now + roll(1200);
+                        sim.outage(p, until);
+                    }
                 }
             }
             _ => {}

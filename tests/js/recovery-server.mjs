@@ -1,19 +1,30 @@
 // A Node socket.io 4.8 server with connection state recovery on, for the Rust client
 // (tests/tests/recovery_node_server.rs).
 //
-//   node recovery-server.mjs <maxDisconnectionDuration ms>
+//   node recovery-server.mjs [--maxDisconnectionDuration=ms]
 //
-// Prints `LISTENING <port>` once it listens on 127.0.0.1, then `SEEN {json}` for every
-// connection: `{"kind":"connection","id":..,"recovered":..,"auth":..}`. A new socket joins
-// the room `group`. On `start` (`{count, interval}`, acknowledged) it sends `count` events
-// `tick` to that socket and `room` to the room, `interval` ms apart, whatever the socket's
-// connection state (Node keeps what a disconnected socket misses), then `done`. It exits
-// after two minutes at most (the test kills it before).
+// The option defaults to 120000 (Node's); the expiry test gives a short one. Prints
+// `LISTENING <port>` once it listens on 127.0.0.1, then `SEEN {json}` for every connection:
+// `{"kind":"connection","id":..,"recovered":..,"auth":..}` (`auth` is Node's
+// `socket.handshake.auth`: what the client sent, `pid` and `offset` included). A new socket
+// joins the room `group`. On `start` (`{count, interval}`, acknowledged) it sends `count`
+// events `tick` to that socket and `room` to the room, `interval` ms apart, whatever the
+// socket's connection state (Node keeps what a disconnected socket misses), then `done`. It
+// exits after two minutes at most (the test kills it before).
 
 import { createServer } from "node:http";
 import { Server } from "socket.io";
 
-const maxDisconnectionDuration = Number(process.argv[2] ?? 120000);
+const options = {};
+for (const arg of process.argv.slice(2)) {
+  const m = /^--([^=]+)=(.*)$/.exec(arg);
+  if (!m) {
+    console.error(`FAIL: bad option ${arg}`);
+    process.exit(1);
+  }
+  options[m[1]] = m[2];
+}
+const maxDisconnectionDuration = Number(options.maxDisconnectionDuration ?? 120000);
 const http = createServer();
 const io = new Server(http, {
   // A polling client cut off is only noticed by the heartbeat: keep it short.

@@ -2020,7 +2020,9 @@ pub async fn recovery(peer: Peer, mode: Mode) {
 /// With a recovery session, a volatile event keeps its arguments: the server appends offsets
 /// only to events that are neither volatile nor waiting for an ack (socket.io 4.8's
 /// `SessionAwareAdapter.broadcast`), so the client must not take a last string argument off a
-/// volatile event.
+/// volatile event, nor send it back as its offset: the offsets around it are still taken off,
+/// and the session still recovers after a transport loss (Node recovers only from an offset
+/// it issued).
 pub async fn recovery_volatile_event(peer: Peer, mode: Mode) {
     let server = Server::start(
         peer,
@@ -2031,11 +2033,40 @@ pub async fn recovery_volatile_event(peer: Peer, mode: Mode) {
     )
     .await;
     let rec = Recorder::default();
-    let client = connect(builder(&server.url(), mode), &rec, mode).await;
+    let b = builder(&server.url(), mode)
+        .reconnection_delay(Duration::from_millis(300))
+        .randomization_factor(0.0);
+    let client = connect(b, &rec, mode).await;
+    let sid = client.id().expect("connected");
     client.emit("tick", &(1,)).expect("emit");
-    rec.message("/", "tock", 0).await;
+    let tock = rec.message("/", "tock", 0).await;
+    assert_eq!(tock.json().replace(' ', ""), r#"["tock",1]"#);
     client.emit("vtick", &("payload",)).expect("emit");
     let vtock = rec.message("/", "vtock", 0).await;
     assert_eq!(vtock.json().replace(' ', ""), r#"["vtock","payload"]"#);
+    client.emit("tick", &(2,)).expect("emit");
+    let tock = rec.message("/", "tock", 1).await;
+    assert_eq!(
+        tock.json().replace(' ', ""),
+        r#"["tock",2]"#,
+        "offsets after the volatile event are still taken off"
+    );
+
+    client.emit("drop-transport", &()).expect("emit");
+    rec.wait(WAIT, "the reconnection", |log| {
+        let connects = log
+            .iter()
+            .filter(|(_, e)| matches!(e, Ev::Connect { nsp, .. } if nsp == "/"))
+            .count();
+        (connects >= 2).then_some(())
+    })
+    .await;
+    assert!(
+        client.recovered(),
+        "the offset sent back was the real one, not the volatile event's argument"
+    );
+    assert_eq!(client.id(), Some(sid));
+    let missed = rec.message("/", "missed", 0).await;
+    assert_eq!(missed.json().replace(' ', ""), r#"["missed","whileaway"]"#);
     client.close();
 }

@@ -88,8 +88,10 @@ async fn middlewares_run_again_on_recovery_unless_skipped() {
     recover("websocket", false).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn after_the_maximum_disconnection_duration_the_client_is_a_new_socket() {
+/// The client stays away `away` ms, longer than the server keeps its session (300 ms, counted
+/// from when the server noticed the cut: at once, or through the heartbeat of 500 + 400 ms):
+/// the server refuses the recovery and the client connects as a new socket.
+async fn expire(transport: &str, away: Duration) {
     let mut server = RecoveryServer::start(RecoveryConfig {
         max_disconnection_duration: 300,
         ..RecoveryConfig::default()
@@ -100,22 +102,74 @@ async fn after_the_maximum_disconnection_duration_the_client_is_a_new_socket() {
         "recovery.mjs",
         "expire",
         &proxy.url(),
-        &["--transport=websocket", "--count=200", "--interval=20"],
+        &[
+            &format!("--transport={transport}"),
+            "--count=200",
+            "--interval=20",
+        ],
     );
     let first = server.connection(WAIT).await;
     server.wait_sent(5, WAIT).await;
-    proxy.cut_for(Duration::from_millis(1200));
+    proxy.cut_for(away);
     let second = server.connection(WAIT).await;
     assert!(!second.recovered && !second.requested, "{second:?}");
     assert_ne!(second.sid, first.sid);
     assert_eq!(second.auth, Some(json!({ "name": "node" })));
     let out = node.finish(Duration::from_secs(15)).await;
-    out.assert_ok("recovery.mjs expire");
+    out.assert_ok(&format!("recovery.mjs expire {transport}"));
+    assert_eq!(
+        out.report("claim"),
+        &json!({ "pid": "string", "offset": "string" }),
+        "the client asked to recover"
+    );
     assert_eq!(
         out.report("connects"),
         &json!([
             { "id": first.sid, "recovered": false },
             { "id": second.sid, "recovered": false },
+        ])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_maximum_disconnection_duration_the_client_is_a_new_socket() {
+    expire("websocket", Duration::from_millis(1200)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_maximum_disconnection_duration_a_polling_client_is_a_new_socket() {
+    expire("polling", Duration::from_millis(2000)).await;
+}
+
+/// Unlike Node's server, ours recovers a socket that received no event before the cut (the
+/// client sends a `pid` without an offset): same id, recovered, its room back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_that_received_nothing_still_recovers() {
+    let mut server = RecoveryServer::start(RecoveryConfig::default()).await;
+    let proxy = Arc::new(CutProxy::start(server.addr).await);
+    let node = Node::spawn(
+        "recovery.mjs",
+        "silent",
+        &proxy.url(),
+        &["--transport=websocket"],
+    );
+    let first = server.connection(WAIT).await;
+    assert!(!first.recovered, "{first:?}");
+    // The client says `c` 0 once connected (it has its pid then).
+    let said = tokio::time::timeout(WAIT, server.received.recv()).await;
+    assert_eq!(said.ok().flatten(), Some(0), "the client's `c`");
+    proxy.cut_for(Duration::from_millis(300));
+    let second = server.connection(WAIT).await;
+    assert!(second.recovered && second.requested, "{second:?}");
+    assert_eq!(second.sid, first.sid);
+    assert!(second.rooms.contains(&"group".to_owned()), "{second:?}");
+    let out = node.finish(Duration::from_secs(15)).await;
+    out.assert_ok("recovery.mjs silent");
+    assert_eq!(
+        out.report("connects"),
+        &json!([
+            { "id": first.sid, "recovered": false },
+            { "id": first.sid, "recovered": true },
         ])
     );
 }

@@ -57,15 +57,27 @@
 //!   answer), each namespace remembers its `pid` and the offset of the last event received,
 //!   and reconnects with them (merged into its auth); [`Event::Connect`]'s `recovered` (and
 //!   [`Client::is_recovered`]) tell whether the server took the session back and sent what
-//!   was missed. The offset, the last argument of every event that does not ask for an ack,
-//!   is taken off before the application sees the event. (A server that appends no offset
-//!   to volatile events, such as Node's, leaves those ambiguous: a volatile event whose last
-//!   argument is a string loses it. This crate's server puts an offset on every event.)
+//!   was missed. The offset, the last argument of an event that does not ask for an ack, is
+//!   taken off before the application sees the event — but only when it is one: this
+//!   crate's server appends an offset to every such event, Node's only to those that are not
+//!   volatile, so a last string argument counts as an offset only if it has the form of this
+//!   crate's offsets (`<8-character prefix>.<hex seq>`, the session's prefix) or of Node's
+//!   (`yeast()`: a base-64 millisecond timestamp, optionally `.counter`) and, for Node's,
+//!   agrees in time with the offsets already seen in the session (the last one's timestamp,
+//!   the local time elapsed since the least delayed one, a margin of minutes). Anything else
+//!   is application data, delivered untouched and not recorded. Details and the cases that
+//!   stay ambiguous (a string of such a form before the session's first offset) are in the
+//!   `offset` module of this crate's source. socket.io-client does differently: it never
+//!   takes the offset off (JavaScript handlers ignore an extra argument) and records any last
+//!   string argument as the offset, a volatile event's data included. Here the application
+//!   sees the same arguments with recovery on or off — Rust handlers decode their arguments
+//!   by count and type — and only offsets are sent back on recovery.
 //! - **Bounds**: send buffer and retry queue, receive buffer and pending acks per namespace,
 //!   the engine's write buffer and decoder limits; server bytes that do not decode close the
 //!   connection with `parse error` (then it reconnects).
 
 mod backoff;
+mod offset;
 mod socket;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -1076,7 +1088,7 @@ impl Client {
             }
             PacketType::Event | PacketType::BinaryEvent => {
                 if sock.connected {
-                    let packet = sock.take_offset(p);
+                    let packet = sock.take_offset(p, now);
                     let nsp = packet.nsp.clone();
                     self.events.push_back(Event::Message { nsp, packet });
                 } else if sock.receive_buffer.len() < self.config.max_receive_buffer {
@@ -1121,8 +1133,7 @@ impl Client {
         let recovered = pid.is_some() && sock.pid == pid;
         sock.recovered = recovered;
         if !recovered {
-            // A new session: offsets of the old one mean nothing to it.
-            sock.last_offset = None;
+            sock.forget_offsets();
         }
         sock.pid = pid.clone();
         sock.sid = Some(sid.clone());
@@ -1135,7 +1146,10 @@ impl Client {
             recovered,
         });
         let received: Vec<Packet> = sock.receive_buffer.drain(..).collect();
-        let received: Vec<Packet> = received.into_iter().map(|p| sock.take_offset(p)).collect();
+        let received: Vec<Packet> = received
+            .into_iter()
+            .map(|p| sock.take_offset(p, now))
+            .collect();
         for packet in received {
             self.events.push_back(Event::Message {
                 nsp: nsp.clone(),

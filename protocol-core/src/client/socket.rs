@@ -7,6 +7,7 @@ use bytes::Bytes;
 use bytestring::ByteString;
 use serde::Deserialize;
 
+use super::offset::{self, Anchor};
 use super::{EmitId, SocketOptions};
 use crate::socket::Packet;
 use crate::timers::Millis;
@@ -58,6 +59,8 @@ pub(super) struct Sock {
     pub(super) sid: Option<ByteString>,
     pub(super) pid: Option<ByteString>,
     pub(super) last_offset: Option<ByteString>,
+    /// What the session's offsets so far say about the next ones (see `offset`).
+    pub(super) anchor: Option<Anchor>,
     pub(super) recovered: bool,
     pub(super) next_ack: u64,
     pub(super) acks: BTreeMap<u64, AckWait>,
@@ -80,6 +83,7 @@ impl Sock {
             sid: None,
             pid: None,
             last_offset: None,
+            anchor: None,
             recovered: false,
             next_ack: 0,
             acks: BTreeMap::new(),
@@ -97,17 +101,28 @@ impl Sock {
         id
     }
 
-    /// With a recovery session, take the offset (the last argument, a string) off an event
-    /// that does not ask for an ack, and remember it as the last offset seen.
-    pub(super) fn take_offset(&mut self, mut p: Packet) -> Packet {
+    /// With a recovery session, take the offset off an event that does not ask for an ack
+    /// (its last argument, a string that `offset::accept` recognizes as the session's next
+    /// offset at `now`) and remember it as the last offset seen. Any other last argument is
+    /// the application's and stays.
+    pub(super) fn take_offset(&mut self, mut p: Packet, now: Millis) -> Packet {
         if self.pid.is_none() || p.id.is_some() {
             return p;
         }
-        if let Some((rest, offset)) = p.data.as_deref().and_then(split_offset) {
-            self.last_offset = Some(offset);
-            p.data = Some(rest);
+        if let Some((rest, text)) = p.data.as_deref().and_then(split_offset) {
+            if let Some(anchor) = offset::accept(self.anchor.as_ref(), &text, now) {
+                self.anchor = Some(anchor);
+                self.last_offset = Some(text);
+                p.data = Some(rest);
+            }
         }
         p
+    }
+
+    /// A new session (not a recovery): the old one's offsets mean nothing to it.
+    pub(super) fn forget_offsets(&mut self) {
+        self.last_offset = None;
+        self.anchor = None;
     }
 
     /// The CONNECT data: the auth object, merged into `{pid, offset}` when recovering (auth

@@ -697,10 +697,10 @@ fn recovery_state_is_kept_and_sent_back() {
     h.c.connect(0, "/", SocketOptions::default()).unwrap();
     h.open();
     h.server(r#"40{"sid":"s1","pid":"p1"}"#);
-    h.server(r#"42["ev","a","off1"]"#);
+    h.server(r#"42["ev","a","AbCd-_09.1"]"#);
     assert_eq!(
         h.c.recovery_state("/"),
-        Some((&bs("p1"), Some(&bs("off1"))))
+        Some((&bs("p1"), Some(&bs("AbCd-_09.1"))))
     );
     h.c.handle_ws_closed(1, h.ws.unwrap(), true);
     h.advance(h.c.reconnect_deadline().unwrap());
@@ -708,7 +708,7 @@ fn recovery_state_is_kept_and_sent_back() {
     h.open();
     let sent = h.sent();
     let v: serde_json::Value = serde_json::from_str(&sent[0][2..]).unwrap();
-    assert_eq!(v, serde_json::json!({"pid":"p1","offset":"off1"}));
+    assert_eq!(v, serde_json::json!({"pid":"p1","offset":"AbCd-_09.1"}));
     h.events.clear();
     h.server(r#"40{"sid":"s2","pid":"p1"}"#);
     assert!(matches!(
@@ -719,6 +719,125 @@ fn recovery_state_is_kept_and_sent_back() {
         }]
     ));
     assert!(h.c.is_recovered("/"));
+}
+
+/// The data of the messages among `events`.
+fn message_data(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message { packet, .. } => packet.data.as_deref().map(str::to_owned),
+            _ => None,
+        })
+        .collect()
+}
+
+/// With a recovery session, a last string argument is taken off (and sent back on recovery)
+/// only when it is an offset: Node's volatile events and other application strings stay; the
+/// session's kind of offset and, for Node's, its clock decide; a new session starts afresh.
+#[test]
+fn only_real_offsets_are_taken_off() {
+    use super::offset::yeast_encode as yeast;
+    // 2026-12-01T21:00:00Z on the server; the client's clock starts at 0.
+    const T: u64 = 1_796_158_800_000;
+    let mut h = H::new(config());
+    h.c.connect(0, "/", SocketOptions::default()).unwrap();
+    h.open();
+    // Without a recovery session nothing is taken off.
+    h.server(r#"40{"sid":"s0"}"#);
+    h.server(&format!(r#"42["a","{}"]"#, yeast(T)));
+    assert_eq!(
+        message_data(&h.events()),
+        vec![format!(r#"["a","{}"]"#, yeast(T))]
+    );
+    h.c.handle_ws_closed(1, h.ws.unwrap(), true);
+    h.advance(h.c.reconnect_deadline().unwrap());
+    h.open();
+    h.sent();
+    h.server(r#"40{"sid":"s1","pid":"p1"}"#);
+    h.events.clear();
+    // A Node server: offsets on events that are not volatile.
+    h.now = 10_000;
+    h.server(&format!(r#"42["tock",1,"{}"]"#, yeast(T)));
+    h.server(&format!(r#"42["tock",2,"{}.0"]"#, yeast(T)));
+    h.server(r#"42["vtock","payload"]"#); // volatile: Node's form, decades off
+    h.server(r#"42["vtock","hello"]"#); // no offset form
+    h.server(r#"42["vtock","AbCd-_09.1"]"#); // this crate's form, from Node
+    h.server(r#"42["vtock",{"a":1}]"#);
+    h.server(&format!(r#"42["vtock","{}"]"#, yeast(T - 3_600_000))); // an hour earlier
+    h.now = 10_100;
+    h.server(&format!(r#"42["tock",3,"{}"]"#, yeast(T + 100)));
+    h.server(&format!(r#"42["asks","{}"]"#, yeast(T + 100)).replace("42[", "427["));
+    assert_eq!(
+        message_data(&h.events()),
+        vec![
+            r#"["tock",1]"#.to_owned(),
+            r#"["tock",2]"#.to_owned(),
+            r#"["vtock","payload"]"#.to_owned(),
+            r#"["vtock","hello"]"#.to_owned(),
+            r#"["vtock","AbCd-_09.1"]"#.to_owned(),
+            r#"["vtock",{"a":1}]"#.to_owned(),
+            format!(r#"["vtock","{}"]"#, yeast(T - 3_600_000)),
+            r#"["tock",3]"#.to_owned(),
+            format!(r#"["asks","{}"]"#, yeast(T + 100)),
+        ],
+        "only the offsets are taken off; events with an ack id keep everything"
+    );
+    let last = yeast(T + 100);
+    assert_eq!(h.c.recovery_state("/"), Some((&bs("p1"), Some(&bs(&last)))));
+    // Away for a minute; the missed events come late (before the CONNECT answer, as Node
+    // sends them) and pass.
+    h.c.handle_ws_closed(10_200, h.ws.unwrap(), true);
+    h.advance(70_000);
+    h.open();
+    let sent = h.sent();
+    let v: serde_json::Value = serde_json::from_str(&sent[0][2..]).unwrap();
+    assert_eq!(v, serde_json::json!({"pid":"p1","offset":last}));
+    h.events.clear();
+    h.server(&format!(r#"42["tock",4,"{}"]"#, yeast(T + 30_000)));
+    h.server(&format!(r#"42["tock",5,"{}"]"#, yeast(T + 59_000)));
+    h.server(r#"40{"sid":"s1","pid":"p1"}"#);
+    let e = h.events();
+    assert!(matches!(
+        e[0],
+        Event::Connect {
+            recovered: true,
+            ..
+        }
+    ));
+    assert_eq!(message_data(&e), vec![r#"["tock",4]"#, r#"["tock",5]"#]);
+    // A new session (another pid) starts afresh: this crate's server now.
+    h.c.handle_ws_closed(70_100, h.ws.unwrap(), true);
+    h.advance(80_000);
+    h.open();
+    h.sent();
+    h.events.clear();
+    h.server(r#"40{"sid":"s2","pid":"p2"}"#);
+    h.server(r#"42["s",1,"AbCd-_09.1"]"#);
+    h.server(r#"42["s",2,"Other-09.2"]"#); // another prefix: data
+    h.server(r#"42["s",3,"AbCd-_09.3"]"#);
+    h.server(&format!(r#"42["s",4,"{}"]"#, yeast(T + 80_000))); // Node's form: data
+    let e = h.events();
+    assert!(matches!(
+        e[0],
+        Event::Connect {
+            recovered: false,
+            ..
+        }
+    ));
+    assert_eq!(
+        message_data(&e),
+        vec![
+            r#"["s",1]"#.to_owned(),
+            r#"["s",2,"Other-09.2"]"#.to_owned(),
+            r#"["s",3]"#.to_owned(),
+            format!(r#"["s",4,"{}"]"#, yeast(T + 80_000)),
+        ]
+    );
+    assert_eq!(
+        h.c.recovery_state("/"),
+        Some((&bs("p2"), Some(&bs("AbCd-_09.3"))))
+    );
 }
 
 #[test]
