@@ -97,12 +97,6 @@ impl<Rt: RuntimeKind> EngineIo<Rt> {
         }
     }
 
-    /// Handle every message of every session.
-    pub fn on_message<F: Fn(EngineSocket, EngineMessage) + Send + Sync + 'static>(&self, f: F) {
-        let handler: Handler = Arc::new(f);
-        *self.io.driver.app.engine_handler.write().expect("app lock") = Some(handler);
-    }
-
     /// Serve on `listener`.
     pub fn serve(&self, listener: Rt::Listener) -> impl Future<Output = std::io::Result<()>> + '_ {
         self.io.serve(listener)
@@ -119,6 +113,14 @@ impl<Rt: RuntimeKind> EngineIo<Rt> {
         F: Future<Output = ()>,
     {
         self.io.serve_with_shutdown(listener, signal).await
+    }
+}
+
+impl<Rt> EngineIo<Rt> {
+    /// Handle every message of every session.
+    pub fn on_message<F: Fn(EngineSocket, EngineMessage) + Send + Sync + 'static>(&self, f: F) {
+        let handler: Handler = Arc::new(f);
+        *self.io.driver.app.engine_handler.write().expect("app lock") = Some(handler);
     }
 }
 

@@ -10,6 +10,7 @@ pub mod app;
 pub mod client_support;
 pub mod node;
 pub mod recovery_support;
+pub mod runtime;
 pub mod sim;
 
 pub use app::App;

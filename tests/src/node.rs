@@ -20,15 +20,18 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
+use sio_runtime::SocketIo;
 use sio_tokio::sio_core::server::Emit;
 use sio_tokio::{
-    ConnectRefusal, ConnectRequest, DisconnectReason, Message, ServerOptions, SocketIo, SocketRef,
+    ConnectRefusal, ConnectRequest, DisconnectReason, Message, ServerOptions, SocketRef,
 };
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+
+use crate::runtime::{serve, Install, Rt, Served};
 
 /// What to do when the Node dependencies are missing.
 pub const INSTALL_HINT: &str = "run the README's test command (`bash scripts/test.sh`, which \
@@ -77,51 +80,40 @@ pub enum Seen {
     Big(usize),
 }
 
-/// A sio-tokio server running the test application on `127.0.0.1`.
+/// A server of this project running the test application on `127.0.0.1`, on one of the
+/// runtimes.
 pub struct TestServer {
-    /// The server.
-    pub io: SocketIo,
     /// Where it listens.
     pub addr: SocketAddr,
+    server: Served,
     seen: mpsc::UnboundedReceiver<Seen>,
     history: Vec<Seen>,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+/// The test application, to install on a server of either runtime.
+struct TestApp(Tx);
+
+impl Install for TestApp {
+    fn install<R: 'static>(self, io: &SocketIo<R>) {
+        install_app(io, self.0);
+    }
 }
 
 impl TestServer {
-    /// Start a server with `options` on an ephemeral port.
-    pub async fn start(options: ServerOptions) -> Self {
-        Self::start_on("127.0.0.1:0".parse().expect("valid address"), options).await
+    /// Start a server on `rt` with `options` on an ephemeral port.
+    pub async fn start(rt: Rt, options: ServerOptions) -> Self {
+        Self::start_on(rt, "127.0.0.1:0".parse().expect("valid address"), options).await
     }
 
-    /// Start a server with `options` on `addr`.
-    pub async fn start_on(addr: SocketAddr, options: ServerOptions) -> Self {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .unwrap_or_else(|e| panic!("cannot listen on {addr}: {e}"));
-        let addr = listener
-            .local_addr()
-            .expect("a bound listener has an address");
-        let io = SocketIo::new(options);
+    /// Start a server on `rt` with `options` on `addr`.
+    pub async fn start_on(rt: Rt, addr: SocketAddr, options: ServerOptions) -> Self {
         let (tx, seen) = mpsc::unbounded_channel();
-        install_app(&io, tx);
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = io.clone();
-        let task = tokio::spawn(async move {
-            server
-                .serve_with_shutdown(listener, async move {
-                    let _ = stopped.await;
-                })
-                .await
-        });
+        let server = serve(rt, addr, options, TestApp(tx)).await;
         TestServer {
-            io,
-            addr,
+            addr: server.addr,
+            server,
             seen,
             history: Vec::new(),
-            stop: Some(stop),
-            task: Some(task),
         }
     }
 
@@ -132,16 +124,11 @@ impl TestServer {
 
     /// Shut the server down (`serve_with_shutdown`) and wait until its port is free.
     pub async fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            tokio::time::timeout(Duration::from_secs(5), task)
-                .await
-                .expect("the server stops within 5 s")
-                .expect("the server task does not panic")
-                .expect("the server ends without an I/O error");
-        }
+        self.server
+            .stop(Duration::from_secs(5))
+            .await
+            .expect("the server stops within 5 s")
+            .expect("the server ends without an I/O error");
     }
 
     /// Everything observed so far, in order.
@@ -205,14 +192,6 @@ impl TestServer {
                 _ => None,
             })
             .unwrap_or_else(|| panic!("socket {sid} never connected"))
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
     }
 }
 
@@ -286,7 +265,7 @@ struct RoomChange {
 
 type Tx = mpsc::UnboundedSender<Seen>;
 
-fn install_app(io: &SocketIo, tx: Tx) {
+fn install_app<R: 'static>(io: &SocketIo<R>, tx: Tx) {
     for nsp in ["/", "/custom"] {
         let (io2, tx2) = (io.clone(), tx.clone());
         io.ns(nsp, move |socket, _req| on_connect(&io2, &tx2, &socket));
@@ -346,7 +325,7 @@ fn header(req: &ConnectRequest, name: &str) -> Option<String> {
         .map(|(_, v)| v.clone())
 }
 
-fn on_connect(io: &SocketIo, tx: &Tx, socket: &SocketRef) {
+fn on_connect<R: 'static>(io: &SocketIo<R>, tx: &Tx, socket: &SocketRef) {
     let _ = tx.send(Seen::Connect {
         nsp: socket.ns().to_owned(),
         sid: socket.id().to_owned(),

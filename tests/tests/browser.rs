@@ -1,11 +1,13 @@
 //! A real browser against the chat demo, as a newcomer would run it: the demo binary
-//! (`cargo run -p sio-tokio --example chat`) serves its page and a local copy of the Socket.IO
-//! browser client; headless Chromium opens the page and chats with a Node `socket.io-client`
-//! (`tests/js/browser.mjs`).
+//! (`cargo run -p sio-tokio --example chat`, or sio-async-std's `async_std_chat`) serves its
+//! page and a local copy of the Socket.IO browser client; headless Chromium opens the page and
+//! chats with a Node `socket.io-client` (`tests/js/browser.mjs`).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+
+use sio_tests::runtime::Rt;
 
 struct KillOnDrop(Child);
 
@@ -32,8 +34,11 @@ fn chromium() -> PathBuf {
         .expect("Chromium is missing: run the README's test command (bash scripts/test.sh), which installs it")
 }
 
-#[test]
-fn chromium_chats_with_a_node_client_through_the_demo() {
+async fn chromium_chats_with_a_node_client_through_the_demo(rt: Rt) {
+    let (package, example) = match rt {
+        Rt::Tokio => ("sio-tokio", "chat"),
+        Rt::AsyncStd => ("sio-async-std", "async_std_chat"),
+    };
     let root = root();
     let js = root.join("tests/js");
     assert!(
@@ -44,7 +49,7 @@ fn chromium_chats_with_a_node_client_through_the_demo() {
     let chromium = chromium();
 
     let status = Command::new(env!("CARGO"))
-        .args(["build", "-q", "-p", "sio-tokio", "--example", "chat"])
+        .args(["build", "-q", "-p", package, "--example", example])
         .current_dir(&root)
         .status()
         .expect("cargo runs");
@@ -52,7 +57,7 @@ fn chromium_chats_with_a_node_client_through_the_demo() {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
-    let bin = target.join("debug/examples/chat");
+    let bin = target.join("debug/examples").join(example);
 
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -91,3 +96,5 @@ fn chromium_chats_with_a_node_client_through_the_demo() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
 }
+
+sio_tests::runtime_tests!(chromium_chats_with_a_node_client_through_the_demo);

@@ -9,18 +9,19 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use sio_tests::node::{run_node, Node, NodeOutput, Seen, TestServer, SECRET};
+use sio_tests::runtime::Rt;
 use sio_tokio::{DisconnectReason, ServerOptions};
 
 const WAIT: Duration = Duration::from_secs(5);
 
-async fn server() -> TestServer {
-    TestServer::start(ServerOptions::default()).await
+async fn server(rt: Rt) -> TestServer {
+    TestServer::start(rt, ServerOptions::default()).await
 }
 
 // ----- data and acks over each transport ------------------------------------------------------
 
-async fn data(transport: &str, final_transport: &str) -> NodeOutput {
-    let mut s = server().await;
+async fn data(rt: Rt, transport: &str, final_transport: &str) -> NodeOutput {
+    let mut s = server(rt).await;
     let out = run_node(
         "client.mjs",
         "data",
@@ -55,21 +56,18 @@ async fn data(transport: &str, final_transport: &str) -> NodeOutput {
     out
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn data_and_acks_over_websocket() {
-    let out = data("websocket", "websocket").await;
+async fn data_and_acks_over_websocket(rt: Rt) {
+    let out = data(rt, "websocket", "websocket").await;
     assert_eq!(out.report_str("initial"), "websocket");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn data_and_acks_over_polling() {
-    let out = data("polling", "polling").await;
+async fn data_and_acks_over_polling(rt: Rt) {
+    let out = data(rt, "polling", "polling").await;
     assert_eq!(out.report("upgraded"), &Value::Null);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn data_and_acks_across_an_upgrade() {
-    let out = data("upgrade", "websocket").await;
+async fn data_and_acks_across_an_upgrade(rt: Rt) {
+    let out = data(rt, "upgrade", "websocket").await;
     // The client really started on polling and then upgraded.
     assert_eq!(out.report_str("initial"), "polling");
     assert_eq!(out.report_str("upgraded"), "websocket");
@@ -77,9 +75,8 @@ async fn data_and_acks_across_an_upgrade() {
 
 // ----- namespaces ---------------------------------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_namespaces_on_one_connection() {
-    let mut s = server().await;
+async fn two_namespaces_on_one_connection(rt: Rt) {
+    let mut s = server(rt).await;
     let out = run_node("client.mjs", "namespaces", &s.url(), &[]).await;
     let root = out.report_str("root").to_owned();
     let custom1 = out.report_str("custom1").to_owned();
@@ -101,8 +98,8 @@ async fn two_namespaces_on_one_connection() {
 
 // ----- auth through a middleware -------------------------------------------------------------------
 
-async fn auth(transport: &str) {
-    let mut s = server().await;
+async fn auth(rt: Rt, transport: &str) {
+    let mut s = server(rt).await;
     let out = run_node(
         "client.mjs",
         "auth",
@@ -158,21 +155,18 @@ async fn auth(transport: &str) {
     assert_eq!(secure, vec![accepted]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn auth_middleware_over_websocket() {
-    auth("websocket").await;
+async fn auth_middleware_over_websocket(rt: Rt) {
+    auth(rt, "websocket").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn auth_middleware_over_polling() {
-    auth("polling").await;
+async fn auth_middleware_over_polling(rt: Rt) {
+    auth(rt, "polling").await;
 }
 
 // ----- rooms and broadcasts ----------------------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rooms_and_broadcasts_to_sixty_clients() {
-    let mut s = server().await;
+async fn rooms_and_broadcasts_to_sixty_clients(rt: Rt) {
+    let mut s = server(rt).await;
     let out = run_node("client.mjs", "broadcast", &s.url(), &["--clients=60"]).await;
     assert_eq!(out.report("peers"), &json!(60));
     let connects = s
@@ -185,8 +179,8 @@ async fn rooms_and_broadcasts_to_sixty_clients() {
 
 // ----- disconnections ------------------------------------------------------------------------------
 
-async fn disconnects(transport: &str) {
-    let mut s = server().await;
+async fn disconnects(rt: Rt, transport: &str) {
+    let mut s = server(rt).await;
     let out = run_node(
         "client.mjs",
         "disconnects",
@@ -200,19 +194,17 @@ async fn disconnects(transport: &str) {
     assert_eq!(reason, DisconnectReason::ClientNamespaceDisconnect);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn disconnect_reasons_over_websocket() {
-    disconnects("websocket").await;
+async fn disconnect_reasons_over_websocket(rt: Rt) {
+    disconnects(rt, "websocket").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn disconnect_reasons_over_polling() {
-    disconnects("polling").await;
+async fn disconnect_reasons_over_polling(rt: Rt) {
+    disconnects(rt, "polling").await;
 }
 
 /// The client process dies: the server learns it from the transport.
-async fn killed(transport: &str, expected: DisconnectReason) {
-    let mut s = server().await;
+async fn killed(rt: Rt, transport: &str, expected: DisconnectReason) {
+    let mut s = server(rt).await;
     let mut node = Node::spawn(
         "client.mjs",
         "hold",
@@ -225,26 +217,26 @@ async fn killed(transport: &str, expected: DisconnectReason) {
     assert_eq!((nsp.as_str(), reason), ("/", expected));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killed_client_over_websocket_is_a_transport_close() {
-    killed("websocket", DisconnectReason::TransportClose).await;
+async fn killed_client_over_websocket_is_a_transport_close(rt: Rt) {
+    killed(rt, "websocket", DisconnectReason::TransportClose).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killed_client_over_polling_is_a_transport_error() {
+async fn killed_client_over_polling_is_a_transport_error(rt: Rt) {
     // Node: an aborted long-poll is "poll connection closed prematurely", a transport error.
-    killed("polling", DisconnectReason::TransportError).await;
+    killed(rt, "polling", DisconnectReason::TransportError).await;
 }
 
 // ----- heartbeat ---------------------------------------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ping_timeout_of_a_client_that_stops_answering() {
-    let mut s = TestServer::start(ServerOptions {
-        ping_interval: Duration::from_millis(300),
-        ping_timeout: Duration::from_millis(200),
-        ..ServerOptions::default()
-    })
+async fn ping_timeout_of_a_client_that_stops_answering(rt: Rt) {
+    let mut s = TestServer::start(
+        rt,
+        ServerOptions {
+            ping_interval: Duration::from_millis(300),
+            ping_timeout: Duration::from_millis(200),
+            ..ServerOptions::default()
+        },
+    )
     .await;
     let out = run_node("raw.mjs", "ping-timeout", &s.url(), &[]).await;
     assert_eq!(out.report("ping_interval"), &json!(300));
@@ -276,8 +268,8 @@ async fn ping_timeout_of_a_client_that_stops_answering() {
 
 // ----- server restart ----------------------------------------------------------------------------------
 
-async fn restart(transport: &str) {
-    let mut first = server().await;
+async fn restart(rt: Rt, transport: &str) {
+    let mut first = server(rt).await;
     let addr = first.addr;
     let mut node = Node::spawn(
         "client.mjs",
@@ -293,7 +285,7 @@ async fn restart(transport: &str) {
     assert_eq!(client_reason, "transport close");
     drop(first);
 
-    let mut second = TestServer::start_on(addr, ServerOptions::default()).await;
+    let mut second = TestServer::start_on(rt, addr, ServerOptions::default()).await;
     let out = node.finish(Duration::from_secs(15)).await;
     out.assert_ok("reconnect");
     assert_eq!(out.report_str("first"), sid);
@@ -310,24 +302,25 @@ async fn restart(transport: &str) {
     assert_eq!(connected, vec![new_sid]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn client_reconnects_after_a_server_restart_over_websocket() {
-    restart("websocket").await;
+async fn client_reconnects_after_a_server_restart_over_websocket(rt: Rt) {
+    restart(rt, "websocket").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn client_reconnects_after_a_server_restart_over_polling() {
-    restart("polling").await;
+async fn client_reconnects_after_a_server_restart_over_polling(rt: Rt) {
+    restart(rt, "polling").await;
 }
 
 // ----- maxPayload ----------------------------------------------------------------------------------------
 
-async fn max_payload(transport: &str, expected: DisconnectReason) {
+async fn max_payload(rt: Rt, transport: &str, expected: DisconnectReason) {
     let max = 10_000;
-    let mut s = TestServer::start(ServerOptions {
-        max_payload: max,
-        ..ServerOptions::default()
-    })
+    let mut s = TestServer::start(
+        rt,
+        ServerOptions {
+            max_payload: max,
+            ..ServerOptions::default()
+        },
+    )
     .await;
     let out = run_node(
         "client.mjs",
@@ -364,21 +357,18 @@ async fn max_payload(transport: &str, expected: DisconnectReason) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn max_payload_over_websocket() {
-    max_payload("websocket", DisconnectReason::TransportError).await;
+async fn max_payload_over_websocket(rt: Rt) {
+    max_payload(rt, "websocket", DisconnectReason::TransportError).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn max_payload_over_polling() {
-    max_payload("polling", DisconnectReason::PayloadTooLarge).await;
+async fn max_payload_over_polling(rt: Rt) {
+    max_payload(rt, "polling", DisconnectReason::PayloadTooLarge).await;
 }
 
 // ----- per-packet middleware and catch-all listeners -----------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn per_packet_middleware_and_catch_all_listener() {
-    let s = server().await;
+async fn per_packet_middleware_and_catch_all_listener(rt: Rt) {
+    let s = server(rt).await;
     for transport in ["websocket", "polling"] {
         let out = run_node(
             "client.mjs",
@@ -390,3 +380,23 @@ async fn per_packet_middleware_and_catch_all_listener() {
         assert_eq!(out.report_str("refused"), "forbidden event");
     }
 }
+
+sio_tests::runtime_tests!(
+    data_and_acks_over_websocket,
+    data_and_acks_over_polling,
+    data_and_acks_across_an_upgrade,
+    two_namespaces_on_one_connection,
+    auth_middleware_over_websocket,
+    auth_middleware_over_polling,
+    rooms_and_broadcasts_to_sixty_clients,
+    disconnect_reasons_over_websocket,
+    disconnect_reasons_over_polling,
+    killed_client_over_websocket_is_a_transport_close,
+    killed_client_over_polling_is_a_transport_error,
+    ping_timeout_of_a_client_that_stops_answering,
+    client_reconnects_after_a_server_restart_over_websocket,
+    client_reconnects_after_a_server_restart_over_polling,
+    max_payload_over_websocket,
+    max_payload_over_polling,
+    per_packet_middleware_and_catch_all_listener,
+);
