@@ -12,12 +12,27 @@ if ! command -v chromium >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
 fi
 
+if ! pkg-config --exists libwebsockets 2>/dev/null || ! command -v valgrind >/dev/null 2>&1 \
+  || ! command -v cc >/dev/null 2>&1; then
+  echo "== installing libwebsockets-dev, pkg-config, valgrind and a C compiler (the sio-ffi C example)"
+  sudo_cmd=""
+  if [ "$(id -u)" -ne 0 ]; then sudo_cmd="sudo"; fi
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq \
+    libwebsockets-dev pkg-config valgrind gcc libc6-dev >/dev/null
+fi
+
 echo "== installing the Node peers (tests/js)"
 (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
 
 echo "== installing the Python peer (tests/py/.venv)"
 python3 -m venv tests/py/.venv
 tests/py/.venv/bin/pip install --quiet --disable-pip-version-check -r tests/py/requirements.txt
+
+echo "== installing the sio-ffi Python package's dependencies (protocol-ffi/python/.venv)"
+python3 -m venv protocol-ffi/python/.venv
+protocol-ffi/python/.venv/bin/pip install --quiet --disable-pip-version-check \
+  -r protocol-ffi/python/requirements.txt
 
 echo "== cargo fmt"
 cargo fmt --all -- --check

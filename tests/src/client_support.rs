@@ -27,9 +27,10 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
-use sio_tokio::client::{
+use sio_runtime::client::{
     Client, ClientBuilder, EmitAckError, ManagerEvent, Message, Socket as ClientSocket,
 };
+use sio_runtime::rt::RuntimeKind;
 use sio_tokio::sio_core::client::{
     AckError, ConnectError, ConnectionState, DisconnectReason, TransportKind,
 };
@@ -880,7 +881,7 @@ impl Recorder {
     }
 
     /// Record the main socket's and the connection's events.
-    pub fn attach(&self, builder: ClientBuilder) -> ClientBuilder {
+    pub fn attach<R: RuntimeKind>(&self, builder: ClientBuilder<R>) -> ClientBuilder<R> {
         let (a, b, c, d, e) = (
             self.clone(),
             self.clone(),
@@ -1036,7 +1037,7 @@ fn messages_in(log: &[(Instant, Ev)], nsp: &str, event: &str) -> Vec<Message> {
 }
 
 /// A client builder for `url` in `mode`, with quick reconnections.
-pub fn builder(url: &str, mode: Mode) -> ClientBuilder {
+pub fn builder<R: RuntimeKind>(url: &str, mode: Mode) -> ClientBuilder<R> {
     ClientBuilder::new(url)
         .transports(mode.transports())
         .upgrade(mode == Mode::Upgrade)
@@ -1046,7 +1047,11 @@ pub fn builder(url: &str, mode: Mode) -> ClientBuilder {
 }
 
 /// Connect with `builder` recorded by `rec`, and wait for the mode's final transport.
-pub async fn connect(builder: ClientBuilder, rec: &Recorder, mode: Mode) -> Client {
+pub async fn connect<R: RuntimeKind>(
+    builder: ClientBuilder<R>,
+    rec: &Recorder,
+    mode: Mode,
+) -> Client {
     let client = tokio::time::timeout(WAIT, rec.attach(builder).connect())
         .await
         .expect("the client connects within 5 s")
@@ -1104,7 +1109,9 @@ where
     }
 }
 
-/// The test matrix of one peer: every scenario of this module in every transport mode.
+/// The test matrix of one peer: every scenario of this module in every transport mode, with
+/// the client on each runtime (`polling::on_tokio::retries`, `polling::on_async_std::retries`,
+/// ...).
 #[macro_export]
 macro_rules! client_interop_tests {
     ($peer:expr) => {
@@ -1114,7 +1121,13 @@ macro_rules! client_interop_tests {
     };
     (@mode $peer:expr, $module:ident, $mode:ident) => {
         mod $module {
-            $crate::client_interop_tests!(@tests $peer, $mode,
+            $crate::client_interop_tests!(@runtime $peer, $mode, on_tokio, sio_tokio::Tokio);
+            $crate::client_interop_tests!(@runtime $peer, $mode, on_async_std, sio_async_std::AsyncStd);
+        }
+    };
+    (@runtime $peer:expr, $mode:ident, $module:ident, $rt:ty) => {
+        mod $module {
+            $crate::client_interop_tests!(@tests $peer, $mode, $rt,
                 transport_mode,
                 events_and_binary,
                 acks_both_ways,
@@ -1128,14 +1141,14 @@ macro_rules! client_interop_tests {
             );
         }
     };
-    (@tests $peer:expr, $mode:ident, $($scenario:ident,)*) => {
+    (@tests $peer:expr, $mode:ident, $rt:ty, $($scenario:ident,)*) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $scenario() {
                 $crate::client_support::run(
                     $peer,
                     $crate::client_support::Mode::$mode,
-                    $crate::client_support::$scenario,
+                    $crate::client_support::$scenario::<$rt>,
                 )
                 .await;
             }
@@ -1150,10 +1163,10 @@ macro_rules! client_interop_tests {
 /// The transport of each mode is reached and used, on both sides: polling and WebSocket only
 /// never change; with both, the connection starts on polling and upgrades (the `upgrade`
 /// event) and the server then sees WebSocket.
-pub async fn transport_mode(peer: Peer, mode: Mode) {
+pub async fn transport_mode<R: RuntimeKind>(peer: Peer, mode: Mode) {
     let mut server = Server::start(peer, Settings::default()).await;
     let rec = Recorder::default();
-    let client = connect(builder(&server.url(), mode), &rec, mode).await;
+    let client = connect(builder::<R>(&server.url(), mode), &rec, mode).await;
     let me = whoami(&client).await;
     assert_eq!(me.transport, mode.final_name(), "the server's view");
     assert_eq!(me.id, client.id().expect("connected"));
@@ -1276,10 +1289,10 @@ where
 
 /// Events both ways with every kind of value, binary at any depth (the server sends back what
 /// it received: the client encodes binary as attachments and decodes the server's).
-pub async fn events_and_binary(peer: Peer, mode: Mode) {
+pub async fn events_and_binary<R: RuntimeKind>(peer: Peer, mode: Mode) {
     let server = Server::start(peer, Settings::default()).await;
     let rec = Recorder::default();
-    let client = connect(builder(&server.url(), mode), &rec, mode).await;
+    let client = connect(builder::<R>(&server.url(), mode), &rec, mode).await;
     let mut n = 0;
     let mut next = || {
         n += 1;
@@ -1334,10 +1347,10 @@ pub async fn events_and_binary(peer: Peer, mode: Mode) {
 /// times out when the server does not answer; the server's emit with ack is answered by the
 /// client's `AckSender` (binary included), and an event without a client listener is not
 /// answered.
-pub async fn acks_both_ways(peer: Peer, mode: Mode) {
+pub async fn acks_both_ways<R: RuntimeKind>(peer: Peer, mode: Mode) {
     let server = Server::start(peer, Settings::default()).await;
     let rec = Recorder::default();
-    let b = builder(&server.url(), mode).on("question", |_socket, mut msg| async move {
+    let b = builder::<R>(&server.url(), mode).on("question", |_socket, mut msg| async move {
         let (text, blob): (String, Bytes) = msg.args().expect("question args");
         let mut reversed = blob.to_vec();
         reversed.reverse();
@@ -1415,10 +1428,10 @@ pub async fn acks_both_ways(peer: Peer, mode: Mode) {
 /// Two namespaces multiplexed on one Engine.IO session: both sockets have their own id but the
 /// server sees one connection (`socket.conn.id`, the client's Engine.IO id); events go to the
 /// right namespace; leaving one leaves the other connected.
-pub async fn namespaces_multiplexed(peer: Peer, mode: Mode) {
+pub async fn namespaces_multiplexed<R: RuntimeKind>(peer: Peer, mode: Mode) {
     let mut server = Server::start(peer, Settings::default()).await;
     let rec = Recorder::default();
-    let client = connect(builder(&server.url(), mode), &rec, mode).await;
+    let client = connect(builder::<R>(&server.url(), mode), &rec, mode).await;
     let admin = client.of("/admin", Some(json!({ "token": TOKEN })));
     rec.attach_socket(&admin, &["echo"]);
     admin.wait_connected().await.expect("/admin connects");
@@ -1482,10 +1495,10 @@ fn refused(r: Result<(), ConnectError>) -> (String, Option<Value>) {
 /// missing token gives `connect_error` with the server's message and data; an unknown
 /// namespace is refused; a namespace keeps its auth across `disconnect()` / `connect()`; a
 /// client whose only namespace is refused closes its connection.
-pub async fn auth_and_connect_errors(peer: Peer, mode: Mode) {
+pub async fn auth_and_connect_errors<R: RuntimeKind>(peer: Peer, mode: Mode) {
     let mut server = Server::start(peer, Settings::default()).await;
     let rec = Recorder::default();
-    let client = connect(builder(&server.url(), mode), &rec, mode).await;
+    let client = connect(builder::<R>(&server.url(), mode), &rec, mode).await;
 
     let admin = client.of("/admin", Some(json!({ "token": "wrong" })));
     rec.attach_socket(&admin, &[]);
@@ -1551,7 +1564,7 @@ pub async fn auth_and_connect_errors(peer: Peer, mode: Mode) {
     let rec2 = Recorder::default();
     let lone = rec2
         .attach(
-            builder(&server.url(), mode)
+            builder::<R>(&server.url(), mode)
                 .namespace("/admin")
                 .auth(json!({ "token": "wrong" })),
         )
@@ -1580,10 +1593,10 @@ pub async fn auth_and_connect_errors(peer: Peer, mode: Mode) {
 /// Offline buffering: events emitted while the server is down (binary included) wait in the
 /// client and reach the restarted server in order, exactly once; a volatile one is dropped; an
 /// emit with ack made offline is acknowledged after the reconnection.
-pub async fn offline_buffering(peer: Peer, mode: Mode) {
+pub async fn offline_buffering<R: RuntimeKind>(peer: Peer, mode: Mode) {
     let mut server = Server::start(peer, Settings::default()).await;
     let rec = Recorder::default();
-    let client = connect(builder(&server.url(), mode), &rec, mode).await;
+    let client = connect(builder::<R>(&server.url(), mode), &rec, mode).await;
     let first_sid = client.id().expect("connected");
     server.kill().await;
     rec.disconnect_of("/", WAIT).await;
@@ -1654,11 +1667,13 @@ pub async fn offline_buffering(peer: Peer, mode: Mode) {
 /// each try sent again when its ack times out, until acknowledged or `retries + 1` tries; the
 /// server sees each packet's tries in order before the next packet, each emit gets exactly one
 /// result, and a late answer to an abandoned try is ignored.
-pub async fn retries(peer: Peer, mode: Mode) {
+pub async fn retries<R: RuntimeKind>(peer: Peer, mode: Mode) {
     let mut server = Server::start(peer, Settings::default()).await;
     let rec = Recorder::default();
     let timeout = Duration::from_millis(250);
-    let b = builder(&server.url(), mode).ack_timeout(timeout).retries(3);
+    let b = builder::<R>(&server.url(), mode)
+        .ack_timeout(timeout)
+        .retries(3);
     let client = connect(b, &rec, mode).await;
 
     let spec = |id: &str, ignore, late| RetrySpec {
@@ -1764,11 +1779,11 @@ fn delay_bounds(attempt: u32, min: Duration, max: Duration, jitter: f64) -> (Dur
 /// `reconnection_delay · 2^n` ± the jitter, capped at `reconnection_delay_max`, measured from
 /// the close or the previous failure), then the client reconnects with a new session once the
 /// server is back.
-pub async fn reconnection_backoff(peer: Peer, mode: Mode) {
+pub async fn reconnection_backoff<R: RuntimeKind>(peer: Peer, mode: Mode) {
     let mut server = Server::start(peer, Settings::default()).await;
     let rec = Recorder::default();
     let (min, max, jitter) = (Duration::from_millis(100), Duration::from_millis(400), 0.5);
-    let b = builder(&server.url(), mode)
+    let b = builder::<R>(&server.url(), mode)
         .reconnection_delay(min)
         .reconnection_delay_max(max)
         .randomization_factor(jitter);
@@ -1847,7 +1862,7 @@ pub async fn reconnection_backoff(peer: Peer, mode: Mode) {
 /// connections staying open), the client notices within `pingInterval + pingTimeout` (plus
 /// slack) with the reason `ping timeout`, and reconnects once the server answers again. Before
 /// that, pings and pongs keep the connection up.
-pub async fn ping_timeout(peer: Peer, mode: Mode) {
+pub async fn ping_timeout<R: RuntimeKind>(peer: Peer, mode: Mode) {
     let (interval, timeout) = peer.quick_heartbeat();
     let server = Server::start(
         peer,
@@ -1860,7 +1875,7 @@ pub async fn ping_timeout(peer: Peer, mode: Mode) {
     .await;
     let proxy = FreezeProxy::start(server.port()).await;
     let rec = Recorder::default();
-    let client = connect(builder(&proxy.url(), mode), &rec, mode).await;
+    let client = connect(builder::<R>(&proxy.url(), mode), &rec, mode).await;
     // Several heartbeats pass without trouble.
     tokio::time::sleep(interval * 2 + timeout).await;
     assert!(
@@ -1899,10 +1914,10 @@ pub async fn ping_timeout(peer: Peer, mode: Mode) {
 /// The server disconnects: a namespace alone (`disconnect()`: `io server disconnect` there,
 /// the other namespace stays), then the whole connection (`disconnect(true)`: every namespace
 /// gets `io server disconnect` and the client does not reconnect).
-pub async fn server_disconnect(peer: Peer, mode: Mode) {
+pub async fn server_disconnect<R: RuntimeKind>(peer: Peer, mode: Mode) {
     let mut server = Server::start(peer, Settings::default()).await;
     let rec = Recorder::default();
-    let client = connect(builder(&server.url(), mode), &rec, mode).await;
+    let client = connect(builder::<R>(&server.url(), mode), &rec, mode).await;
     let admin = client.of("/admin", Some(json!({ "token": TOKEN })));
     rec.attach_socket(&admin, &[]);
     admin.wait_connected().await.expect("/admin connects");
@@ -1965,7 +1980,7 @@ pub async fn server_disconnect(peer: Peer, mode: Mode) {
 /// keeps; after the server drops the transport, the client reconnects with its session id and
 /// last offset, gets the same socket id back ([`ClientSocket::recovered`]) and receives,
 /// exactly once, what was emitted to it meanwhile.
-pub async fn recovery(peer: Peer, mode: Mode) {
+pub async fn recovery<R: RuntimeKind>(peer: Peer, mode: Mode) {
     let mut server = Server::start(
         peer,
         Settings {
@@ -1975,7 +1990,7 @@ pub async fn recovery(peer: Peer, mode: Mode) {
     )
     .await;
     let rec = Recorder::default();
-    let b = builder(&server.url(), mode)
+    let b = builder::<R>(&server.url(), mode)
         .reconnection_delay(Duration::from_millis(300))
         .randomization_factor(0.0);
     let client = connect(b, &rec, mode).await;
@@ -2023,7 +2038,7 @@ pub async fn recovery(peer: Peer, mode: Mode) {
 /// volatile event, nor send it back as its offset: the offsets around it are still taken off,
 /// and the session still recovers after a transport loss (Node recovers only from an offset
 /// it issued).
-pub async fn recovery_volatile_event(peer: Peer, mode: Mode) {
+pub async fn recovery_volatile_event<R: RuntimeKind>(peer: Peer, mode: Mode) {
     let server = Server::start(
         peer,
         Settings {
@@ -2033,7 +2048,7 @@ pub async fn recovery_volatile_event(peer: Peer, mode: Mode) {
     )
     .await;
     let rec = Recorder::default();
-    let b = builder(&server.url(), mode)
+    let b = builder::<R>(&server.url(), mode)
         .reconnection_delay(Duration::from_millis(300))
         .randomization_factor(0.0);
     let client = connect(b, &rec, mode).await;

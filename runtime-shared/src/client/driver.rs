@@ -54,8 +54,10 @@ pub(crate) struct ClientDriver {
 
 #[derive(Default)]
 struct Dispatch {
-    transmits: Vec<Transmit>,
-    events: Vec<Event>,
+    /// The core's outputs, performed in the order it made them: an event that precedes a
+    /// transmit (`reconnect_attempt` before the attempt's WebSocket) reaches the application
+    /// before the transmit's task can report on it.
+    outputs: Vec<Output>,
     timer_changed: bool,
 }
 
@@ -117,9 +119,9 @@ impl ClientDriver {
                 match out {
                     Output::Transmit(t) => {
                         inner.prepare(&t);
-                        d.transmits.push(t);
+                        d.outputs.push(Output::Transmit(t));
                     }
-                    Output::Event(e) => d.events.push(e),
+                    e @ Output::Event(_) => d.outputs.push(e),
                 }
             }
             let next = inner.core.poll_timeout();
@@ -138,11 +140,11 @@ impl ClientDriver {
         if d.timer_changed {
             self.timer.notify_one();
         }
-        for t in d.transmits {
-            self.transmit(t);
-        }
-        for e in d.events {
-            self.on_event(e);
+        for out in d.outputs {
+            match out {
+                Output::Transmit(t) => self.transmit(t),
+                Output::Event(e) => self.on_event(e),
+            }
         }
     }
 
