@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
-use sio_tokio::typed::{DecodeError, TypedIo, TypedSocket};
+use sio_tokio::typed::{DecodeError, TypedSocket};
 use sio_tokio::{ConnectRefusal, ConnectRequest, Message, ServerOptions, SocketIo};
 
 // ----- the protocol: payload types -----------------------------------------------------------
@@ -391,18 +391,27 @@ impl Town {
 }
 
 /// The town server: typed namespace `/`, towns joined by the handshake's `townID`, one room
-/// per town. Cheap to clone.
-#[derive(Clone)]
-pub struct TownServer {
-    io: TypedIo<ClientToServer, ServerToClient>,
+/// per town. Cheap to clone. `R` is the runtime (`sio_tokio::Tokio` here; the tests run the
+/// same town on sio-async-std too).
+pub struct TownServer<R = sio_tokio::Tokio> {
+    io: sio_runtime::typed::TypedIo<ClientToServer, ServerToClient, R>,
     towns: Arc<Mutex<HashMap<String, Town>>>,
 }
 
-impl TownServer {
+impl<R> Clone for TownServer<R> {
+    fn clone(&self) -> Self {
+        TownServer {
+            io: self.io.clone(),
+            towns: self.towns.clone(),
+        }
+    }
+}
+
+impl<R: 'static> TownServer<R> {
     /// Serve the towns `(id, friendly name)` on `io`.
-    pub fn install(io: SocketIo, towns: &[(&str, &str)]) -> Self {
+    pub fn install(io: sio_runtime::SocketIo<R>, towns: &[(&str, &str)]) -> Self {
         let server = TownServer {
-            io: TypedIo::new(io),
+            io: sio_runtime::typed::TypedIo::new(io),
             towns: Arc::new(Mutex::new(
                 towns
                     .iter()
@@ -423,7 +432,7 @@ impl TownServer {
     }
 
     /// The untyped server, to serve it.
-    pub fn io(&self) -> &SocketIo {
+    pub fn io(&self) -> &sio_runtime::SocketIo<R> {
         self.io.untyped()
     }
 

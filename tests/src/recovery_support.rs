@@ -1,6 +1,6 @@
 //! Support of the connection state recovery interop tests (`tests/recovery_*.rs`): a TCP proxy
 //! that cuts every connection through it (both transports die without any goodbye, as when a
-//! network path breaks), a sio-tokio server with recovery on and a small application, and the
+//! network path breaks), a server of this project (either runtime) with recovery on and a small application, and the
 //! Node server of `tests/js/recovery-server.mjs`.
 //!
 //! The application (ours, and the Node one alike): a new socket joins the room `group`; on
@@ -17,10 +17,12 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{json, Value};
+use sio_runtime::{ServerOptions, SocketIo};
 use sio_tokio::sio_core::server::RecoveryConfig;
-use sio_tokio::{ServerOptions, SocketIo};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
+
+use crate::runtime::{serve, Install, Rt, Served};
 use tokio::task::{AbortHandle, JoinHandle};
 
 // ---------------------------------------------------------------------------------------------
@@ -141,11 +143,10 @@ pub struct Start {
     pub interval: u64,
 }
 
-/// A sio-tokio server with connection state recovery on, running the application above (and
-/// a connect middleware on `/` that counts its runs and lets everyone in).
+/// A server of this project (on either runtime) with connection state recovery on, running
+/// the application above (and a connect middleware on `/` that counts its runs and lets
+/// everyone in).
 pub struct RecoveryServer {
-    /// The server.
-    pub io: SocketIo,
     /// How many times the connect middleware ran.
     pub middleware_runs: Arc<AtomicUsize>,
     /// Where it listens.
@@ -155,32 +156,30 @@ pub struct RecoveryServer {
     pub received: mpsc::UnboundedReceiver<u64>,
     /// How many ticks were sent so far (all `start`s together).
     pub sent: watch::Receiver<u64>,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<std::io::Result<()>>,
+    _server: Served,
 }
 
-impl RecoveryServer {
-    /// Start a server with `recovery` on an ephemeral port.
-    pub async fn start(recovery: RecoveryConfig) -> RecoveryServer {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the server");
-        let addr = listener
-            .local_addr()
-            .expect("a bound listener has an address");
-        let io = SocketIo::new(ServerOptions {
-            ping_interval: Duration::from_millis(500),
-            ping_timeout: Duration::from_millis(400),
-            connection_state_recovery: Some(recovery),
-            ..ServerOptions::default()
-        });
-        let (tx, connections) = mpsc::unbounded_channel();
-        let (c_tx, received) = mpsc::unbounded_channel();
-        let (sent_tx, sent) = watch::channel(0u64);
-        let sent_tx = Arc::new(sent_tx);
+/// The application of [`RecoveryServer`], for either runtime.
+struct RecoveryApp {
+    connections: mpsc::UnboundedSender<Connection>,
+    received: mpsc::UnboundedSender<u64>,
+    sent: Arc<watch::Sender<u64>>,
+    middleware_runs: Arc<AtomicUsize>,
+    /// The test's tokio runtime: the ticks of `start` are paced there, whatever runtime the
+    /// server runs on.
+    pacer: tokio::runtime::Handle,
+}
+
+impl Install for RecoveryApp {
+    fn install<R: 'static>(self, io: &SocketIo<R>) {
+        let RecoveryApp {
+            connections: tx,
+            received: c_tx,
+            sent: sent_tx,
+            middleware_runs: runs,
+            pacer,
+        } = self;
         let io2 = io.clone();
-        let middleware_runs = Arc::new(AtomicUsize::new(0));
-        let runs = middleware_runs.clone();
         io.ns("/", move |socket, req| {
             if !socket.recovered() {
                 let _ = socket.join("group");
@@ -206,9 +205,9 @@ impl RecoveryServer {
                     }
                 }
             });
-            let (io, sent) = (io2.clone(), sent_tx.clone());
+            let (io, sent, pacer) = (io2.clone(), sent_tx.clone(), pacer.clone());
             socket.on("start", move |socket, mut msg| {
-                let (io, sent) = (io.clone(), sent.clone());
+                let (io, sent, pacer) = (io.clone(), sent.clone(), pacer.clone());
                 async move {
                     let Ok(start) = msg.args::<Start>() else {
                         return;
@@ -218,7 +217,7 @@ impl RecoveryServer {
                     }
                     // The socket handle is kept: while the socket is away, what is sent to
                     // it waits in its session.
-                    tokio::spawn(async move {
+                    pacer.spawn(async move {
                         for n in 0..start.count {
                             let _ = socket.emit("tick", &n);
                             let _ = io.to("group").emit("room", &n);
@@ -234,24 +233,37 @@ impl RecoveryServer {
             runs.fetch_add(1, Ordering::SeqCst);
             async { Ok(()) }
         });
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = io.clone();
-        let task = tokio::spawn(async move {
-            server
-                .serve_with_shutdown(listener, async move {
-                    let _ = stopped.await;
-                })
-                .await
-        });
+    }
+}
+
+impl RecoveryServer {
+    /// Start a server on `rt` with `recovery` on an ephemeral port.
+    pub async fn start(rt: Rt, recovery: RecoveryConfig) -> RecoveryServer {
+        let options = ServerOptions {
+            ping_interval: Duration::from_millis(500),
+            ping_timeout: Duration::from_millis(400),
+            connection_state_recovery: Some(recovery),
+            ..ServerOptions::default()
+        };
+        let (tx, connections) = mpsc::unbounded_channel();
+        let (c_tx, received) = mpsc::unbounded_channel();
+        let (sent_tx, sent) = watch::channel(0u64);
+        let middleware_runs = Arc::new(AtomicUsize::new(0));
+        let app = RecoveryApp {
+            connections: tx,
+            received: c_tx,
+            sent: Arc::new(sent_tx),
+            middleware_runs: middleware_runs.clone(),
+            pacer: tokio::runtime::Handle::current(),
+        };
+        let server = serve(rt, "127.0.0.1:0".parse().expect("valid"), options, app).await;
         RecoveryServer {
-            io,
             middleware_runs,
-            addr,
+            addr: server.addr,
             connections,
             received,
             sent,
-            stop: Some(stop),
-            task,
+            _server: server,
         }
     }
 
@@ -269,15 +281,6 @@ impl RecoveryServer {
             .await
             .expect("ticks sent within the timeout")
             .expect("the server runs");
-    }
-}
-
-impl Drop for RecoveryServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.task.abort();
     }
 }
 

@@ -13,12 +13,13 @@ use std::time::Duration;
 use serde_json::json;
 use sio_tests::node::Node;
 use sio_tests::recovery_support::{CutProxy, RecoveryServer};
+use sio_tests::runtime::Rt;
 use sio_tokio::sio_core::server::RecoveryConfig;
 
 const WAIT: Duration = Duration::from_secs(5);
 
-async fn recover(transport: &str, skip_middlewares: bool) {
-    let mut server = RecoveryServer::start(RecoveryConfig {
+async fn recover(rt: Rt, transport: &str, skip_middlewares: bool) {
+    let mut server = RecoveryServer::start(rt, RecoveryConfig {
         skip_middlewares,
         ..RecoveryConfig::default()
     })
@@ -73,26 +74,23 @@ async fn recover(transport: &str, skip_middlewares: bool) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cut_websocket_recovers_and_misses_nothing() {
-    recover("websocket", true).await;
+async fn a_cut_websocket_recovers_and_misses_nothing(rt: Rt) {
+    recover(rt, "websocket", true).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cut_polling_connection_recovers_and_misses_nothing() {
-    recover("polling", true).await;
+async fn a_cut_polling_connection_recovers_and_misses_nothing(rt: Rt) {
+    recover(rt, "polling", true).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn middlewares_run_again_on_recovery_unless_skipped() {
-    recover("websocket", false).await;
+async fn middlewares_run_again_on_recovery_unless_skipped(rt: Rt) {
+    recover(rt, "websocket", false).await;
 }
 
 /// The client stays away `away` ms, longer than the server keeps its session (300 ms, counted
 /// from when the server noticed the cut: at once, or through the heartbeat of 500 + 400 ms):
 /// the server refuses the recovery and the client connects as a new socket.
-async fn expire(transport: &str, away: Duration) {
-    let mut server = RecoveryServer::start(RecoveryConfig {
+async fn expire(rt: Rt, transport: &str, away: Duration) {
+    let mut server = RecoveryServer::start(rt, RecoveryConfig {
         max_disconnection_duration: 300,
         ..RecoveryConfig::default()
     })
@@ -131,21 +129,18 @@ async fn expire(transport: &str, away: Duration) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn after_the_maximum_disconnection_duration_the_client_is_a_new_socket() {
-    expire("websocket", Duration::from_millis(1200)).await;
+async fn after_the_maximum_disconnection_duration_the_client_is_a_new_socket(rt: Rt) {
+    expire(rt, "websocket", Duration::from_millis(1200)).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn after_the_maximum_disconnection_duration_a_polling_client_is_a_new_socket() {
-    expire("polling", Duration::from_millis(2000)).await;
+async fn after_the_maximum_disconnection_duration_a_polling_client_is_a_new_socket(rt: Rt) {
+    expire(rt, "polling", Duration::from_millis(2000)).await;
 }
 
 /// Unlike Node's server, ours recovers a socket that received no event before the cut (the
 /// client sends a `pid` without an offset): same id, recovered, its room back.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_socket_that_received_nothing_still_recovers() {
-    let mut server = RecoveryServer::start(RecoveryConfig::default()).await;
+async fn a_socket_that_received_nothing_still_recovers(rt: Rt) {
+    let mut server = RecoveryServer::start(rt, RecoveryConfig::default()).await;
     let proxy = Arc::new(CutProxy::start(server.addr).await);
     let node = Node::spawn(
         "recovery.mjs",
@@ -173,3 +168,12 @@ async fn a_socket_that_received_nothing_still_recovers() {
         ])
     );
 }
+
+sio_tests::runtime_tests!(
+    a_cut_websocket_recovers_and_misses_nothing,
+    a_cut_polling_connection_recovers_and_misses_nothing,
+    middlewares_run_again_on_recovery_unless_skipped,
+    after_the_maximum_disconnection_duration_the_client_is_a_new_socket,
+    after_the_maximum_disconnection_duration_a_polling_client_is_a_new_socket,
+    a_socket_that_received_nothing_still_recovers,
+);

@@ -20,7 +20,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use sio_tests::node::{js_dir, require_node_modules, Node};
 use sio_tests::recovery_support::{start_args, CutProxy, Start};
-use sio_tokio::client::ClientBuilder;
+use sio_runtime::client::ClientBuilder;
+use sio_tests::runtime::TestRuntime;
 use sio_tokio::sio_core::client::TransportKind;
 use tokio::process::Command;
 use tokio::sync::mpsc;
@@ -55,13 +56,13 @@ enum Got {
     Done,
 }
 
-async fn recover(transports: &[TransportKind]) {
+async fn recover<R: TestRuntime>(transports: &[TransportKind]) {
     let (mut node, addr) = node_server(120_000).await;
     let proxy = Arc::new(CutProxy::start(addr).await);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let connects = Arc::new(Mutex::new(Vec::new()));
     let (t1, t2, t3, c) = (tx.clone(), tx.clone(), tx, connects.clone());
-    let client = ClientBuilder::new(&proxy.url())
+    let client = ClientBuilder::<R>::new(&proxy.url())
         .transports(transports)
         .reconnection_delay(Duration::from_millis(100))
         .reconnection_delay_max(Duration::from_millis(300))
@@ -164,14 +165,12 @@ async fn recover(transports: &[TransportKind]) {
     node.kill().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_rust_client_recovers_a_cut_websocket_from_node() {
-    recover(&[TransportKind::WebSocket]).await;
+async fn the_rust_client_recovers_a_cut_websocket_from_node<R: TestRuntime>() {
+    recover::<R>(&[TransportKind::WebSocket]).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_rust_client_recovers_a_cut_polling_connection_from_node() {
-    recover(&[TransportKind::Polling]).await;
+async fn the_rust_client_recovers_a_cut_polling_connection_from_node<R: TestRuntime>() {
+    recover::<R>(&[TransportKind::Polling]).await;
 }
 
 /// The connections the Node server reported so far (waiting up to `wait` for each line):
@@ -201,13 +200,13 @@ async fn next_tick(rx: &mut mpsc::UnboundedReceiver<(u64, String)>) -> u64 {
     n
 }
 
-async fn expire(transports: &[TransportKind]) {
+async fn expire<R: TestRuntime>(transports: &[TransportKind]) {
     let (mut node, addr) = node_server(300).await;
     let proxy = Arc::new(CutProxy::start(addr).await);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let connects = Arc::new(Mutex::new(Vec::new()));
     let (t1, c) = (tx.clone(), connects.clone());
-    let client = ClientBuilder::new(&proxy.url())
+    let client = ClientBuilder::<R>::new(&proxy.url())
         .transports(transports)
         .reconnection_delay(Duration::from_millis(100))
         .reconnection_delay_max(Duration::from_millis(300))
@@ -299,12 +298,18 @@ async fn expire(transports: &[TransportKind]) {
     node.kill().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn after_the_maximum_disconnection_duration_node_refuses_and_the_client_is_new_websocket() {
-    expire(&[TransportKind::WebSocket]).await;
+async fn after_the_maximum_disconnection_duration_node_refuses_and_the_client_is_new_websocket<R: TestRuntime>() {
+    expire::<R>(&[TransportKind::WebSocket]).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn after_the_maximum_disconnection_duration_node_refuses_and_the_client_is_new_polling() {
-    expire(&[TransportKind::Polling]).await;
+async fn after_the_maximum_disconnection_duration_node_refuses_and_the_client_is_new_polling<R: TestRuntime>() {
+    expire::<R>(&[TransportKind::Polling]).await;
 }
+
+sio_tests::runtime_tests!(
+    generic:
+    the_rust_client_recovers_a_cut_websocket_from_node,
+    the_rust_client_recovers_a_cut_polling_connection_from_node,
+    after_the_maximum_disconnection_duration_node_refuses_and_the_client_is_new_websocket,
+    after_the_maximum_disconnection_duration_node_refuses_and_the_client_is_new_polling,
+);

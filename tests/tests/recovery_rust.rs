@@ -8,20 +8,21 @@ use std::time::Duration;
 
 use serde_json::json;
 use sio_tests::recovery_support::{start_args, CutProxy, RecoveryServer, Start};
-use sio_tokio::client::ClientBuilder;
+use sio_runtime::client::ClientBuilder;
+use sio_tests::runtime::TestRuntime;
 use sio_tokio::sio_core::client::TransportKind;
 use sio_tokio::sio_core::server::RecoveryConfig;
 use tokio::sync::mpsc;
 
 const WAIT: Duration = Duration::from_secs(5);
 
-async fn both_ways(transports: &[TransportKind]) {
-    let mut server = RecoveryServer::start(RecoveryConfig::default()).await;
+async fn both_ways<R: TestRuntime>(transports: &[TransportKind]) {
+    let mut server = RecoveryServer::start(R::RT, RecoveryConfig::default()).await;
     let proxy = Arc::new(CutProxy::start(server.addr).await);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let connects = Arc::new(Mutex::new(Vec::new()));
     let (t1, t2, t3, c) = (tx.clone(), tx.clone(), tx, connects.clone());
-    let client = ClientBuilder::new(&proxy.url())
+    let client = ClientBuilder::<R>::new(&proxy.url())
         .transports(transports)
         .reconnection_delay(Duration::from_millis(100))
         .reconnection_delay_max(Duration::from_millis(300))
@@ -114,12 +115,16 @@ async fn both_ways(transports: &[TransportKind]) {
     client.close();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn websocket_cut_both_ways() {
-    both_ways(&[TransportKind::WebSocket]).await;
+async fn websocket_cut_both_ways<R: TestRuntime>() {
+    both_ways::<R>(&[TransportKind::WebSocket]).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn polling_cut_both_ways() {
-    both_ways(&[TransportKind::Polling]).await;
+async fn polling_cut_both_ways<R: TestRuntime>() {
+    both_ways::<R>(&[TransportKind::Polling]).await;
 }
+
+sio_tests::runtime_tests!(
+    generic:
+    websocket_cut_both_ways,
+    polling_cut_both_ways,
+);

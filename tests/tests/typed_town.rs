@@ -12,11 +12,11 @@ mod town;
 use std::time::Duration;
 
 use sio_tests::node::{run_node, Node};
-use sio_tokio::client::ClientBuilder;
-use sio_tokio::typed::{TypedClient, TypedClientBuilder};
-use sio_tokio::{ServerOptions, SocketIo};
-use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
+use sio_runtime::client::ClientBuilder;
+use sio_runtime::typed::{TypedClient, TypedClientBuilder};
+use sio_tests::runtime::{serve_io, Served, TestRuntime};
+use sio_tokio::ServerOptions;
+use tokio::sync::mpsc;
 
 use town::{
     ClientToServer, Command, Direction, InteractableCommand, InteractableCommandResponse,
@@ -25,53 +25,30 @@ use town::{
 
 const WAIT: Duration = Duration::from_secs(5);
 
-/// The town server on an ephemeral port, stopped when dropped.
-struct Running {
-    town: TownServer,
+/// The town server on an ephemeral port, on runtime `R`, stopped when dropped.
+struct Running<R> {
+    town: TownServer<R>,
     url: String,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<std::io::Result<()>>,
+    _served: Served,
 }
 
-impl Running {
+impl<R: TestRuntime> Running<R> {
     async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a free port");
-        let url = format!("http://{}", listener.local_addr().expect("bound"));
         let town = TownServer::install(
-            SocketIo::new(ServerOptions::default()),
+            sio_runtime::SocketIo::<R>::new(ServerOptions::default()),
             &[("covey", "Covey.Town")],
         );
-        let io = town.io().clone();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            io.serve_with_shutdown(listener, async move {
-                let _ = stopped.await;
-            })
-            .await
-        });
+        let served = serve_io(town.io(), "127.0.0.1:0".parse().expect("valid")).await;
         Running {
             town,
-            url,
-            stop: Some(stop),
-            task,
+            url: served.url(),
+            _served: served,
         }
     }
 }
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.task.abort();
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn node_players_join_move_chat_command_and_leave() {
-    let server = Running::start().await;
+async fn node_players_join_move_chat_command_and_leave<R: TestRuntime>() {
+    let server = Running::<R>::start().await;
     let mut node = Node::spawn("town.mjs", "town", &server.url, &["--town=covey"]);
     // The script has checked everything up to the settings change; now change them.
     node.line("READY", Duration::from_secs(15)).await;
@@ -87,15 +64,14 @@ async fn node_players_join_move_chat_command_and_leave() {
     assert_eq!(out.report("done"), &serde_json::Value::Bool(true));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn node_players_without_a_name_or_town_are_refused() {
-    let server = Running::start().await;
+async fn node_players_without_a_name_or_town_are_refused<R: TestRuntime>() {
+    let server = Running::<R>::start().await;
     let out = run_node("town.mjs", "refused", &server.url, &["--town=covey"]).await;
     assert_eq!(out.report("refused"), &serde_json::json!(3));
 }
 
 /// A typed Rust player: its events arrive in a channel.
-async fn rust_player(
+async fn rust_player<R: TestRuntime>(
     url: &str,
     name: &str,
 ) -> (
@@ -103,8 +79,8 @@ async fn rust_player(
     mpsc::UnboundedReceiver<ServerToClient>,
 ) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let client = TypedClientBuilder::<ServerToClient, ClientToServer>::new(
-        ClientBuilder::new(url)
+    let client = TypedClientBuilder::<ServerToClient, ClientToServer, R>::new(
+        ClientBuilder::<R>::new(url)
             .auth(serde_json::json!({ "userName": name, "townID": "covey" }))
             .reconnection(false),
     )
@@ -137,10 +113,9 @@ async fn next<T>(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rust_players_use_the_same_typed_maps() {
-    let server = Running::start().await;
-    let (alice, mut alice_rx) = rust_player(&server.url, "alice").await;
+async fn rust_players_use_the_same_typed_maps<R: TestRuntime>() {
+    let server = Running::<R>::start().await;
+    let (alice, mut alice_rx) = rust_player::<R>(&server.url, "alice").await;
     let init = next(&mut alice_rx, "initialize", |e| match e {
         ServerToClient::Initialize(init) => Some(init),
         _ => None,
@@ -149,7 +124,7 @@ async fn rust_players_use_the_same_typed_maps() {
     assert_eq!(Some(init.user_id), alice.id());
     assert_eq!(init.friendly_name, "Covey.Town");
 
-    let (bob, mut bob_rx) = rust_player(&server.url, "bob").await;
+    let (bob, mut bob_rx) = rust_player::<R>(&server.url, "bob").await;
     let joined = next(&mut alice_rx, "playerJoined", |e| match e {
         ServerToClient::PlayerJoined(p) => Some(p),
         _ => None,
@@ -224,3 +199,10 @@ async fn rust_players_use_the_same_typed_maps() {
     alice.close();
     bob.close();
 }
+
+sio_tests::runtime_tests!(
+    generic:
+    node_players_join_move_chat_command_and_leave,
+    node_players_without_a_name_or_town_are_refused,
+    rust_players_use_the_same_typed_maps,
+);

@@ -54,10 +54,12 @@ pub(crate) struct ClientDriver {
 
 #[derive(Default)]
 struct Dispatch {
-    /// The core's outputs, performed in the order it made them: an event that precedes a
-    /// transmit (`reconnect_attempt` before the attempt's WebSocket) reaches the application
-    /// before the transmit's task can report on it.
-    outputs: Vec<Output>,
+    /// The core's events, performed first: their handlers start before any task that a
+    /// transmit starts can report on it (`reconnect_attempt` before the attempt's failure)
+    /// or deliver later events (the next poll's, before this poll's).
+    events: Vec<Event>,
+    /// Then its transmits, in order.
+    transmits: Vec<Transmit>,
     timer_changed: bool,
 }
 
@@ -119,9 +121,9 @@ impl ClientDriver {
                 match out {
                     Output::Transmit(t) => {
                         inner.prepare(&t);
-                        d.outputs.push(Output::Transmit(t));
+                        d.transmits.push(t);
                     }
-                    e @ Output::Event(_) => d.outputs.push(e),
+                    Output::Event(e) => d.events.push(e),
                 }
             }
             let next = inner.core.poll_timeout();
@@ -140,11 +142,11 @@ impl ClientDriver {
         if d.timer_changed {
             self.timer.notify_one();
         }
-        for out in d.outputs {
-            match out {
-                Output::Transmit(t) => self.transmit(t),
-                Output::Event(e) => self.on_event(e),
-            }
+        for e in d.events {
+            self.on_event(e);
+        }
+        for t in d.transmits {
+            self.transmit(t);
         }
     }
 
