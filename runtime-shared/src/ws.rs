@@ -31,24 +31,25 @@ pub(crate) enum End {
 /// Run one WebSocket until it ends: write the outbox's frames (one flush for all that are
 /// queued), hand every received frame to `on_frame`.
 pub(crate) async fn pump<S: WsStream>(
-    stream: S,
+    mut stream: S,
     outbox: &Outbox,
     mut on_frame: impl FnMut(Frame),
 ) -> End {
-    let (mut sink, mut source) = stream.split();
+    // One task reads and writes, one after the other: no split halves (and no lock between
+    // them) are needed.
     let mut frames = Vec::new();
     loop {
         let close = outbox.take(&mut frames);
         if !frames.is_empty() {
             let mut result = Ok(());
             for f in frames.drain(..) {
-                result = sink.feed(to_message(f)).await;
+                result = stream.feed(to_message(f)).await;
                 if result.is_err() {
                     break;
                 }
             }
             if result.is_ok() {
-                result = sink.flush().await;
+                result = stream.flush().await;
             }
             if let Err(e) = result {
                 tracing::debug!(error = %e, "websocket write failed");
@@ -58,12 +59,12 @@ pub(crate) async fn pump<S: WsStream>(
             }
         }
         if close {
-            let _ = sink.close().await;
+            let _ = stream.close().await;
             return End::Closed;
         }
         let next = {
             let notified = std::pin::pin!(outbox.notify.notified());
-            match select(source.next(), notified).await {
+            match select(stream.next(), notified).await {
                 Either::Left((msg, _)) => Some(msg),
                 Either::Right(_) => None,
             }
