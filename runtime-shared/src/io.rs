@@ -304,7 +304,7 @@ fn run_handlers(driver: &Arc<Driver>, event: Event, state: Option<Arc<SocketStat
             // and reaches the socket's error listeners.
             if let Some(err) = middlewares.iter().find_map(|m| m(&s, &message).err()) {
                 tracing::debug!(event = %name, socket = %s.sid, error = %err, "event refused by a middleware");
-                for h in on_error {
+                for h in on_error.iter() {
                     h(&s, &err);
                 }
                 return;

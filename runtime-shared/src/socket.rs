@@ -78,13 +78,17 @@ impl SocketState {
     }
 }
 
+/// Listeners that every event reads: shared lists, so that taking them for one event is a
+/// reference count, not a copy (registration copies a list only while an event holds it).
+pub(crate) type Shared<T> = Arc<Vec<T>>;
+
 #[derive(Default)]
 pub(crate) struct Listeners {
-    pub(crate) events: HashMap<String, Vec<EventHandler>>,
-    pub(crate) any: Vec<EventHandler>,
-    pub(crate) any_outgoing: Vec<OutgoingObserver>,
-    pub(crate) packet_middlewares: Vec<PacketMiddleware>,
-    pub(crate) error: Vec<ErrorHandler>,
+    pub(crate) events: HashMap<String, Shared<EventHandler>>,
+    pub(crate) any: Shared<EventHandler>,
+    pub(crate) any_outgoing: Shared<OutgoingObserver>,
+    pub(crate) packet_middlewares: Shared<PacketMiddleware>,
+    pub(crate) error: Shared<ErrorHandler>,
     pub(crate) disconnecting: Vec<DisconnectHandler>,
     pub(crate) disconnect: Vec<DisconnectHandler>,
 }
@@ -240,14 +244,8 @@ impl SocketRef {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let h: EventHandler = Arc::new(move |s, m| Box::pin(handler(s, m)));
-        self.state
-            .handlers
-            .lock()
-            .expect("listeners lock")
-            .events
-            .entry(event.to_owned())
-            .or_default()
-            .push(h);
+        let mut listeners = self.state.handlers.lock().expect("listeners lock");
+        Arc::make_mut(listeners.events.entry(event.to_owned()).or_default()).push(h);
     }
 
     /// Listen to every incoming event (Node's `onAny`), before the event's own listeners.
@@ -257,12 +255,7 @@ impl SocketRef {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let h: EventHandler = Arc::new(move |s, m| Box::pin(handler(s, m)));
-        self.state
-            .handlers
-            .lock()
-            .expect("listeners lock")
-            .any
-            .push(h);
+        Arc::make_mut(&mut self.state.handlers.lock().expect("listeners lock").any).push(h);
     }
 
     /// Add a per-packet middleware (Node's `socket.use`): it sees every incoming event before
@@ -272,32 +265,20 @@ impl SocketRef {
         &self,
         f: impl Fn(&SocketRef, &Message) -> Result<(), String> + Send + Sync + 'static,
     ) {
-        self.state
-            .handlers
-            .lock()
-            .expect("listeners lock")
-            .packet_middlewares
-            .push(Arc::new(f));
+        let mut listeners = self.state.handlers.lock().expect("listeners lock");
+        Arc::make_mut(&mut listeners.packet_middlewares).push(Arc::new(f));
     }
 
     /// Listen to errors of per-packet middlewares (Node's `socket.on("error")`).
     pub fn on_error(&self, f: impl Fn(&SocketRef, &str) + Send + Sync + 'static) {
-        self.state
-            .handlers
-            .lock()
-            .expect("listeners lock")
-            .error
-            .push(Arc::new(f));
+        let mut listeners = self.state.handlers.lock().expect("listeners lock");
+        Arc::make_mut(&mut listeners.error).push(Arc::new(f));
     }
 
     /// Observe every outgoing event of this socket (Node's `onAnyOutgoing`).
     pub fn on_any_outgoing(&self, f: impl Fn(&str, &Emit) + Send + Sync + 'static) {
-        self.state
-            .handlers
-            .lock()
-            .expect("listeners lock")
-            .any_outgoing
-            .push(Arc::new(f));
+        let mut listeners = self.state.handlers.lock().expect("listeners lock");
+        Arc::make_mut(&mut listeners.any_outgoing).push(Arc::new(f));
     }
 
     /// Run when the socket is disconnecting, while it is still in its rooms.
@@ -338,7 +319,7 @@ impl SocketRef {
             .expect("listeners lock")
             .any_outgoing
             .clone();
-        for o in observers {
+        for o in observers.iter() {
             o(event, emit);
         }
     }
