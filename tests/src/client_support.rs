@@ -31,19 +31,21 @@ use sio_runtime::client::{
     Client, ClientBuilder, EmitAckError, ManagerEvent, Message, Socket as ClientSocket,
 };
 use sio_runtime::rt::RuntimeKind;
+use sio_runtime::SocketIo;
 use sio_tokio::sio_core::client::{
     AckError, ConnectError, ConnectionState, DisconnectReason, TransportKind,
 };
 use sio_tokio::sio_core::server::Emit;
-use sio_tokio::{ConnectRefusal, ConnectRequest, SocketIo, SocketRef};
+use sio_tokio::{ConnectRefusal, ConnectRequest, SocketRef};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::Command;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::node::{js_dir, require_node_modules, Node, INSTALL_HINT};
+use crate::runtime::{try_serve, Install, Rt, Served, TestRuntime};
 
 /// The token the `/admin` namespace accepts (`auth.token`).
 pub const TOKEN: &str = "s3cret";
@@ -239,22 +241,15 @@ enum Backend {
 
 struct OwnServer {
     seen: mpsc::UnboundedReceiver<Value>,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
-}
-
-impl Drop for OwnServer {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-    }
+    served: Served,
 }
 
 /// A test server of one [`Peer`] on `127.0.0.1`, on an ephemeral port kept across restarts.
 pub struct Server {
     /// Which server.
     pub peer: Peer,
+    /// The runtime of the own server (the client's).
+    rt: Rt,
     settings: Settings,
     port: u16,
     backend: Option<Backend>,
@@ -262,10 +257,11 @@ pub struct Server {
 }
 
 impl Server {
-    /// Start a server with `settings` on a free port.
-    pub async fn start(peer: Peer, settings: Settings) -> Server {
+    /// Start a server with `settings` on a free port (the own server on runtime `R`).
+    pub async fn start<R: TestRuntime>(peer: Peer, settings: Settings) -> Server {
         let mut server = Server {
             peer,
+            rt: R::RT,
             settings,
             port: 0,
             backend: None,
@@ -292,8 +288,8 @@ impl Server {
             match self.peer {
                 Peer::Own => {
                     let addr: SocketAddr = ([127, 0, 0, 1], self.port).into();
-                    let listener = match TcpListener::bind(addr).await {
-                        Ok(l) => l,
+                    let own = match start_own(self.rt, addr, &self.settings).await {
+                        Ok(own) => own,
                         Err(e) if attempt < 5 => {
                             eprintln!("cannot listen on {addr} ({e}); trying again");
                             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -301,8 +297,8 @@ impl Server {
                         }
                         Err(e) => panic!("cannot listen on {addr}: {e}"),
                     };
-                    self.port = listener.local_addr().expect("bound").port();
-                    self.backend = Some(Backend::Own(start_own(listener, &self.settings)));
+                    self.port = own.served.addr.port();
+                    self.backend = Some(Backend::Own(own));
                     return;
                 }
                 Peer::Node | Peer::Python => {
@@ -361,12 +357,7 @@ impl Server {
         match self.backend.take() {
             Some(Backend::Process(mut p)) => p.kill().await,
             Some(Backend::Own(mut own)) => {
-                if let Some(stop) = own.stop.take() {
-                    let _ = stop.send(());
-                }
-                if let Some(task) = own.task.take() {
-                    let _ = tokio::time::timeout(WAIT, task).await;
-                }
+                let _ = own.served.stop(WAIT).await;
             }
             None => {}
         }
@@ -457,29 +448,27 @@ impl Server {
 // The own server's application: the handlers of server.mjs and server.py
 // ---------------------------------------------------------------------------------------------
 
-fn start_own(listener: TcpListener, settings: &Settings) -> OwnServer {
-    let io = SocketIo::new(sio_tokio::ServerOptions {
+/// The own server's application, for either runtime.
+struct OwnApp(mpsc::UnboundedSender<Value>);
+
+impl Install for OwnApp {
+    fn install<R: 'static>(self, io: &SocketIo<R>) {
+        install_app(io, self.0);
+    }
+}
+
+async fn start_own(rt: Rt, addr: SocketAddr, settings: &Settings) -> std::io::Result<OwnServer> {
+    let options = sio_tokio::ServerOptions {
         ping_interval: settings.ping_interval,
         ping_timeout: settings.ping_timeout,
         polling: settings.transports.contains(&"polling"),
         websocket: settings.transports.contains(&"websocket"),
         max_payload: 10_000_000,
         ..sio_tokio::ServerOptions::default()
-    });
+    };
     let (tx, seen) = mpsc::unbounded_channel();
-    install_app(&io, tx);
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        io.serve_with_shutdown(listener, async move {
-            let _ = stopped.await;
-        })
-        .await
-    });
-    OwnServer {
-        seen,
-        stop: Some(stop),
-        task: Some(task),
-    }
+    let served = try_serve(rt, addr, options, OwnApp(tx)).await?;
+    Ok(OwnServer { seen, served })
 }
 
 /// What `ask` asks: the server emits `event` with `(text, blob)` and waits `timeout` ms.
@@ -571,11 +560,17 @@ fn conn_of(socket: &SocketRef) -> String {
 struct RetryState {
     tries: HashMap<String, u32>,
     processed: HashSet<String>,
+    /// Where late answers wait: the test's tokio runtime, whatever runtime the server is on.
+    pacer: Option<tokio::runtime::Handle>,
 }
 
-/// The handlers of `tests/js/server.mjs` on a [`SocketIo`]; observations go to `tx`.
-pub fn install_app(io: &SocketIo, tx: mpsc::UnboundedSender<Value>) {
-    let retries = Arc::new(Mutex::new(RetryState::default()));
+/// The handlers of `tests/js/server.mjs` on a [`SocketIo`]; observations go to `tx`. Call it
+/// within the test's tokio runtime (late answers are timed there).
+pub fn install_app<R: 'static>(io: &SocketIo<R>, tx: mpsc::UnboundedSender<Value>) {
+    let retries = Arc::new(Mutex::new(RetryState {
+        pacer: Some(tokio::runtime::Handle::current()),
+        ..RetryState::default()
+    }));
     for name in ["/", "/admin"] {
         let (tx2, retries) = (tx.clone(), retries.clone());
         let ns = io.ns(name, move |socket, req: ConnectRequest| {
@@ -724,8 +719,9 @@ fn on_retry(
     let _ = tx.send(json!({ "type": "try", "id": spec.id, "n": n }));
     let Some(ack) = msg.ack() else { return };
     if n <= spec.ignore {
-        if let (Some(late), 1) = (spec.late, n) {
-            tokio::spawn(async move {
+        let pacer = state.lock().expect("retry state").pacer.clone();
+        if let (Some(late), 1, Some(pacer)) = (spec.late, n, pacer) {
+            pacer.spawn(async move {
                 tokio::time::sleep(Duration::from_millis(late)).await;
                 let _ = ack.send(&RetryAck {
                     id: spec.id,
@@ -1163,8 +1159,8 @@ macro_rules! client_interop_tests {
 /// The transport of each mode is reached and used, on both sides: polling and WebSocket only
 /// never change; with both, the connection starts on polling and upgrades (the `upgrade`
 /// event) and the server then sees WebSocket.
-pub async fn transport_mode<R: RuntimeKind>(peer: Peer, mode: Mode) {
-    let mut server = Server::start(peer, Settings::default()).await;
+pub async fn transport_mode<R: TestRuntime>(peer: Peer, mode: Mode) {
+    let mut server = Server::start::<R>(peer, Settings::default()).await;
     let rec = Recorder::default();
     let client = connect(builder::<R>(&server.url(), mode), &rec, mode).await;
     let me = whoami(&client).await;
@@ -1289,8 +1285,8 @@ where
 
 /// Events both ways with every kind of value, binary at any depth (the server sends back what
 /// it received: the client encodes binary as attachments and decodes the server's).
-pub async fn events_and_binary<R: RuntimeKind>(peer: Peer, mode: Mode) {
-    let server = Server::start(peer, Settings::default()).await;
+pub async fn events_and_binary<R: TestRuntime>(peer: Peer, mode: Mode) {
+    let server = Server::start::<R>(peer, Settings::default()).await;
     let rec = Recorder::default();
     let client = connect(builder::<R>(&server.url(), mode), &rec, mode).await;
     let mut n = 0;
@@ -1347,8 +1343,8 @@ pub async fn events_and_binary<R: RuntimeKind>(peer: Peer, mode: Mode) {
 /// times out when the server does not answer; the server's emit with ack is answered by the
 /// client's `AckSender` (binary included), and an event without a client listener is not
 /// answered.
-pub async fn acks_both_ways<R: RuntimeKind>(peer: Peer, mode: Mode) {
-    let server = Server::start(peer, Settings::default()).await;
+pub async fn acks_both_ways<R: TestRuntime>(peer: Peer, mode: Mode) {
+    let server = Server::start::<R>(peer, Settings::default()).await;
     let rec = Recorder::default();
     let b = builder::<R>(&server.url(), mode).on("question", |_socket, mut msg| async move {
         let (text, blob): (String, Bytes) = msg.args().expect("question args");
@@ -1428,8 +1424,8 @@ pub async fn acks_both_ways<R: RuntimeKind>(peer: Peer, mode: Mode) {
 /// Two namespaces multiplexed on one Engine.IO session: both sockets have their own id but the
 /// server sees one connection (`socket.conn.id`, the client's Engine.IO id); events go to the
 /// right namespace; leaving one leaves the other connected.
-pub async fn namespaces_multiplexed<R: RuntimeKind>(peer: Peer, mode: Mode) {
-    let mut server = Server::start(peer, Settings::default()).await;
+pub async fn namespaces_multiplexed<R: TestRuntime>(peer: Peer, mode: Mode) {
+    let mut server = Server::start::<R>(peer, Settings::default()).await;
     let rec = Recorder::default();
     let client = connect(builder::<R>(&server.url(), mode), &rec, mode).await;
     let admin = client.of("/admin", Some(json!({ "token": TOKEN })));
@@ -1495,8 +1491,8 @@ fn refused(r: Result<(), ConnectError>) -> (String, Option<Value>) {
 /// missing token gives `connect_error` with the server's message and data; an unknown
 /// namespace is refused; a namespace keeps its auth across `disconnect()` / `connect()`; a
 /// client whose only namespace is refused closes its connection.
-pub async fn auth_and_connect_errors<R: RuntimeKind>(peer: Peer, mode: Mode) {
-    let mut server = Server::start(peer, Settings::default()).await;
+pub async fn auth_and_connect_errors<R: TestRuntime>(peer: Peer, mode: Mode) {
+    let mut server = Server::start::<R>(peer, Settings::default()).await;
     let rec = Recorder::default();
     let client = connect(builder::<R>(&server.url(), mode), &rec, mode).await;
 
@@ -1593,8 +1589,8 @@ pub async fn auth_and_connect_errors<R: RuntimeKind>(peer: Peer, mode: Mode) {
 /// Offline buffering: events emitted while the server is down (binary included) wait in the
 /// client and reach the restarted server in order, exactly once; a volatile one is dropped; an
 /// emit with ack made offline is acknowledged after the reconnection.
-pub async fn offline_buffering<R: RuntimeKind>(peer: Peer, mode: Mode) {
-    let mut server = Server::start(peer, Settings::default()).await;
+pub async fn offline_buffering<R: TestRuntime>(peer: Peer, mode: Mode) {
+    let mut server = Server::start::<R>(peer, Settings::default()).await;
     let rec = Recorder::default();
     let client = connect(builder::<R>(&server.url(), mode), &rec, mode).await;
     let first_sid = client.id().expect("connected");
@@ -1667,8 +1663,8 @@ pub async fn offline_buffering<R: RuntimeKind>(peer: Peer, mode: Mode) {
 /// each try sent again when its ack times out, until acknowledged or `retries + 1` tries; the
 /// server sees each packet's tries in order before the next packet, each emit gets exactly one
 /// result, and a late answer to an abandoned try is ignored.
-pub async fn retries<R: RuntimeKind>(peer: Peer, mode: Mode) {
-    let mut server = Server::start(peer, Settings::default()).await;
+pub async fn retries<R: TestRuntime>(peer: Peer, mode: Mode) {
+    let mut server = Server::start::<R>(peer, Settings::default()).await;
     let rec = Recorder::default();
     let timeout = Duration::from_millis(250);
     let b = builder::<R>(&server.url(), mode)
@@ -1779,8 +1775,8 @@ fn delay_bounds(attempt: u32, min: Duration, max: Duration, jitter: f64) -> (Dur
 /// `reconnection_delay · 2^n` ± the jitter, capped at `reconnection_delay_max`, measured from
 /// the close or the previous failure), then the client reconnects with a new session once the
 /// server is back.
-pub async fn reconnection_backoff<R: RuntimeKind>(peer: Peer, mode: Mode) {
-    let mut server = Server::start(peer, Settings::default()).await;
+pub async fn reconnection_backoff<R: TestRuntime>(peer: Peer, mode: Mode) {
+    let mut server = Server::start::<R>(peer, Settings::default()).await;
     let rec = Recorder::default();
     let (min, max, jitter) = (Duration::from_millis(100), Duration::from_millis(400), 0.5);
     let b = builder::<R>(&server.url(), mode)
@@ -1862,9 +1858,9 @@ pub async fn reconnection_backoff<R: RuntimeKind>(peer: Peer, mode: Mode) {
 /// connections staying open), the client notices within `pingInterval + pingTimeout` (plus
 /// slack) with the reason `ping timeout`, and reconnects once the server answers again. Before
 /// that, pings and pongs keep the connection up.
-pub async fn ping_timeout<R: RuntimeKind>(peer: Peer, mode: Mode) {
+pub async fn ping_timeout<R: TestRuntime>(peer: Peer, mode: Mode) {
     let (interval, timeout) = peer.quick_heartbeat();
-    let server = Server::start(
+    let server = Server::start::<R>(
         peer,
         Settings {
             ping_interval: interval,
@@ -1914,8 +1910,8 @@ pub async fn ping_timeout<R: RuntimeKind>(peer: Peer, mode: Mode) {
 /// The server disconnects: a namespace alone (`disconnect()`: `io server disconnect` there,
 /// the other namespace stays), then the whole connection (`disconnect(true)`: every namespace
 /// gets `io server disconnect` and the client does not reconnect).
-pub async fn server_disconnect<R: RuntimeKind>(peer: Peer, mode: Mode) {
-    let mut server = Server::start(peer, Settings::default()).await;
+pub async fn server_disconnect<R: TestRuntime>(peer: Peer, mode: Mode) {
+    let mut server = Server::start::<R>(peer, Settings::default()).await;
     let rec = Recorder::default();
     let client = connect(builder::<R>(&server.url(), mode), &rec, mode).await;
     let admin = client.of("/admin", Some(json!({ "token": TOKEN })));
@@ -1980,8 +1976,8 @@ pub async fn server_disconnect<R: RuntimeKind>(peer: Peer, mode: Mode) {
 /// keeps; after the server drops the transport, the client reconnects with its session id and
 /// last offset, gets the same socket id back ([`ClientSocket::recovered`]) and receives,
 /// exactly once, what was emitted to it meanwhile.
-pub async fn recovery<R: RuntimeKind>(peer: Peer, mode: Mode) {
-    let mut server = Server::start(
+pub async fn recovery<R: TestRuntime>(peer: Peer, mode: Mode) {
+    let mut server = Server::start::<R>(
         peer,
         Settings {
             recovery: true,
@@ -2038,8 +2034,8 @@ pub async fn recovery<R: RuntimeKind>(peer: Peer, mode: Mode) {
 /// volatile event, nor send it back as its offset: the offsets around it are still taken off,
 /// and the session still recovers after a transport loss (Node recovers only from an offset
 /// it issued).
-pub async fn recovery_volatile_event<R: RuntimeKind>(peer: Peer, mode: Mode) {
-    let server = Server::start(
+pub async fn recovery_volatile_event<R: TestRuntime>(peer: Peer, mode: Mode) {
+    let server = Server::start::<R>(
         peer,
         Settings {
             recovery: true,

@@ -115,25 +115,45 @@ impl Drop for Served {
 /// Start a server on `rt` with `options`, listening on `addr` (port 0: an ephemeral one), with
 /// `app` installed.
 pub async fn serve(rt: Rt, addr: SocketAddr, options: ServerOptions, app: impl Install) -> Served {
+    try_serve(rt, addr, options, app)
+        .await
+        .unwrap_or_else(|e| panic!("cannot listen on {addr}: {e}"))
+}
+
+/// [`serve`], or the error of listening on `addr`.
+pub async fn try_serve(
+    rt: Rt,
+    addr: SocketAddr,
+    options: ServerOptions,
+    app: impl Install,
+) -> std::io::Result<Served> {
     match rt {
         Rt::Tokio => {
             let io = sio_tokio::SocketIo::new(options);
             app.install(&io);
-            serve_io(&io, addr).await
+            try_serve_io(&io, addr).await
         }
         Rt::AsyncStd => {
             let io = sio_async_std::SocketIo::new(options);
             app.install(&io);
-            serve_io(&io, addr).await
+            try_serve_io(&io, addr).await
         }
     }
 }
 
 /// Serve `io` on its runtime, listening on `addr` (port 0: an ephemeral one).
 pub async fn serve_io<R: TestRuntime>(io: &SocketIo<R>, addr: SocketAddr) -> Served {
-    let (listener, addr) = R::bind(addr)
+    try_serve_io(io, addr)
         .await
-        .unwrap_or_else(|e| panic!("cannot listen on {addr}: {e}"));
+        .unwrap_or_else(|e| panic!("cannot listen on {addr}: {e}"))
+}
+
+/// [`serve_io`], or the error of listening on `addr`.
+pub async fn try_serve_io<R: TestRuntime>(
+    io: &SocketIo<R>,
+    addr: SocketAddr,
+) -> std::io::Result<Served> {
+    let (listener, addr) = R::bind(addr).await?;
     let (stop, stopped) = oneshot::channel::<()>();
     let (done_tx, done) = oneshot::channel();
     let io = io.clone();
@@ -143,11 +163,11 @@ pub async fn serve_io<R: TestRuntime>(io: &SocketIo<R>, addr: SocketAddr) -> Ser
         };
         let _ = done_tx.send(io.serve_with_shutdown(listener, signal).await);
     });
-    Served {
+    Ok(Served {
         addr,
         stop: Some(stop),
         done: Some(done),
-    }
+    })
 }
 
 /// One `#[tokio::test]` per runtime for each `async fn NAME(rt: Rt)` listed (or, after
