@@ -7,7 +7,7 @@
 #   bash bench/run.sh          # full: 3 runs of each cell, ~15 min
 #   bash bench/run.sh quick    # 1 shorter run, ~3 min; writes bench/results/quick.{md,svg} only
 #
-# Overrides: REPS=n, SERVERS="floor sio socketioxide node", SCENARIOS="connect-1000 echo ...".
+# Overrides: REPS=n, SERVERS="floor sio sio-async-std socketioxide node", SCENARIOS="connect-1000 echo ...".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,7 +51,7 @@ else
   SECONDS_ECHO=3
   TICKS=200
 fi
-SERVERS="${SERVERS:-floor sio socketioxide node}"
+SERVERS="${SERVERS:-floor sio sio-async-std socketioxide node}"
 
 SERVER_PID=""
 start_server() { # name port
@@ -60,6 +60,7 @@ start_server() { # name port
     floor) PORT="$port" target/release/sio-bench-floor >>"$LOG" 2>&1 & ;;
     sio) PORT="$port" target/release/sio-bench-server >>"$LOG" 2>&1 & ;;
     sio-1thread) BENCH_THREADS=1 PORT="$port" target/release/sio-bench-server >>"$LOG" 2>&1 & ;;
+    sio-async-std) BENCH_RUNTIME=async-std PORT="$port" target/release/sio-bench-server >>"$LOG" 2>&1 & ;;
     socketioxide) PORT="$port" bench/servers/socketioxide/target/release/socketioxide-bench-server >>"$LOG" 2>&1 & ;;
     node) PORT="$port" node bench/servers/node/server.mjs >>"$LOG" 2>&1 & ;;
     *) echo "unknown server $name" >&2; return 1 ;;

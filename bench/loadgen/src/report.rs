@@ -13,9 +13,10 @@ pub const BEGIN: &str = "<!-- bench:results:begin -->";
 pub const END: &str = "<!-- bench:results:end -->";
 
 /// The servers in display order with their labels; others follow in the order met.
-const SERVERS: [(&str, &str); 4] = [
+const SERVERS: [(&str, &str); 5] = [
     ("floor", "floor (tokio-tungstenite)"),
     ("sio", "sio-tokio"),
+    ("sio-async-std", "sio-async-std"),
     ("socketioxide", "socketioxide"),
     ("node", "Node socket.io"),
 ];
@@ -409,6 +410,7 @@ fn color(server: &str) -> &'static str {
     match server {
         "floor" => "#8c8c8c",
         "sio" => "#d9480f",
+        "sio-async-std" => "#f08c00",
         "socketioxide" => "#1c7ed6",
         "node" => "#2f9e44",
         _ => "#7048e8",

@@ -1,4 +1,4 @@
-//! The handlers every server of the bench has, on sio-tokio:
+//! The handlers every server of the bench has, on sio-tokio or sio-async-std:
 //!
 //! - `echo`: acknowledged with the same arguments;
 //! - `join` (room name): joins the room, then acknowledges (no arguments) if asked;
@@ -7,10 +7,39 @@
 //!   times, then `done` (count); the event is acknowledged (no arguments) if asked.
 #![forbid(unsafe_code)]
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::future::Future;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::value::RawValue;
-use sio_tokio::{Message, SocketIo};
+use sio_runtime::{Message, SocketIo};
+
+/// What the handlers need of the runtime: a task for the broadcast timer, and its sleeps.
+pub trait BenchRuntime: 'static {
+    /// Run `task` in the background.
+    fn spawn(task: impl Future<Output = ()> + Send + 'static);
+    /// Complete at `at`.
+    fn sleep_until(at: Instant) -> impl Future<Output = ()> + Send;
+}
+
+impl BenchRuntime for sio_tokio::Tokio {
+    fn spawn(task: impl Future<Output = ()> + Send + 'static) {
+        tokio::spawn(task);
+    }
+
+    fn sleep_until(at: Instant) -> impl Future<Output = ()> + Send {
+        tokio::time::sleep_until(at.into())
+    }
+}
+
+impl BenchRuntime for sio_async_std::AsyncStd {
+    fn spawn(task: impl Future<Output = ()> + Send + 'static) {
+        async_std::task::spawn(task);
+    }
+
+    async fn sleep_until(at: Instant) {
+        async_io::Timer::at(at).await;
+    }
+}
 
 /// How `echo` builds its answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,18 +74,20 @@ pub fn args_json(msg: &Message) -> String {
     out
 }
 
-/// Emit `count` ticks to `room`, one every `interval_ms`, then `done`.
-pub async fn ticker(io: SocketIo, room: String, interval_ms: u64, count: u64) {
-    let mut every = tokio::time::interval(Duration::from_millis(interval_ms.max(1)));
+/// Emit `count` ticks to `room`, one every `interval_ms` (on a fixed schedule: a late tick
+/// does not delay the next ones), then `done`.
+pub async fn ticker<R: BenchRuntime>(io: SocketIo<R>, room: String, interval_ms: u64, count: u64) {
+    let every = Duration::from_millis(interval_ms.max(1));
+    let start = Instant::now();
     for seq in 0..count {
-        every.tick().await;
+        R::sleep_until(start + every * seq as u32).await;
         let _ = io.to(&room).emit("tick", &(seq, micros()));
     }
     let _ = io.to(&room).emit("done", &count);
 }
 
 /// Register the bench's handlers on namespace `/` of `io`.
-pub fn install(io: &SocketIo, mode: EchoMode) {
+pub fn install<R: BenchRuntime>(io: &SocketIo<R>, mode: EchoMode) {
     let handle = io.clone();
     io.ns("/", move |socket, _req| {
         socket.on("echo", move |_socket, mut msg| async move {
@@ -81,7 +112,7 @@ pub fn install(io: &SocketIo, mode: EchoMode) {
             let io = io.clone();
             async move {
                 if let Ok((room, interval, count)) = msg.args::<(String, u64, u64)>() {
-                    tokio::spawn(ticker(io, room, interval, count));
+                    R::spawn(ticker(io, room, interval, count));
                 }
                 if let Some(ack) = msg.ack() {
                     let _ = ack.send(&());

@@ -1,19 +1,28 @@
-//! The sio-tokio bench server: `PORT` (default 3000) on 127.0.0.1, default options (Node's),
+//! The sio bench server: `PORT` (default 3000) on 127.0.0.1, default options (Node's),
 //! the handlers of [`sio_bench_server::install`].
 //!
-//! `BENCH_THREADS=1` runs it on a current-thread runtime (default: tokio's multi-thread
-//! runtime, one worker per core); `SIO_ECHO=typed` answers `echo` through a
-//! `serde_json::Value` instead of the raw arguments.
+//! On sio-tokio by default: tokio's multi-thread runtime, one worker per core, or a
+//! current-thread runtime with `BENCH_THREADS=1`. `BENCH_RUNTIME=async-std` runs it on
+//! sio-async-std instead. `SIO_ECHO=typed` answers `echo` through a `serde_json::Value`
+//! instead of the raw arguments.
 #![forbid(unsafe_code)]
 
 use sio_bench_server::{install, EchoMode};
-use sio_tokio::{ServerOptions, SocketIo};
+use sio_tokio::ServerOptions;
 
-async fn serve(port: u16, mode: EchoMode) -> std::io::Result<()> {
-    let io = SocketIo::new(ServerOptions::default());
+async fn serve_tokio(port: u16, mode: EchoMode) -> std::io::Result<()> {
+    let io = sio_tokio::SocketIo::new(ServerOptions::default());
     install(&io, mode);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("sio-tokio bench server on 127.0.0.1:{port}");
+    io.serve(listener).await
+}
+
+async fn serve_async_std(port: u16, mode: EchoMode) -> std::io::Result<()> {
+    let io = sio_async_std::SocketIo::new(ServerOptions::default());
+    install(&io, mode);
+    let listener = async_std::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    println!("sio-async-std bench server on 127.0.0.1:{port}");
     io.serve(listener).await
 }
 
@@ -26,10 +35,13 @@ fn main() -> std::io::Result<()> {
         Ok("typed") => EchoMode::Typed,
         _ => EchoMode::Raw,
     };
+    if std::env::var("BENCH_RUNTIME").as_deref() == Ok("async-std") {
+        return async_std::task::block_on(serve_async_std(port, mode));
+    }
     let mut rt = if std::env::var("BENCH_THREADS").as_deref() == Ok("1") {
         tokio::runtime::Builder::new_current_thread()
     } else {
         tokio::runtime::Builder::new_multi_thread()
     };
-    rt.enable_all().build()?.block_on(serve(port, mode))
+    rt.enable_all().build()?.block_on(serve_tokio(port, mode))
 }
