@@ -19,10 +19,13 @@ use sio_tokio::sio_core::server::RecoveryConfig;
 const WAIT: Duration = Duration::from_secs(5);
 
 async fn recover(rt: Rt, transport: &str, skip_middlewares: bool) {
-    let mut server = RecoveryServer::start(rt, RecoveryConfig {
-        skip_middlewares,
-        ..RecoveryConfig::default()
-    })
+    let mut server = RecoveryServer::start(
+        rt,
+        RecoveryConfig {
+            skip_middlewares,
+            ..RecoveryConfig::default()
+        },
+    )
     .await;
     let proxy = Arc::new(CutProxy::start(server.addr).await);
     let node = Node::spawn(
@@ -90,10 +93,13 @@ async fn middlewares_run_again_on_recovery_unless_skipped(rt: Rt) {
 /// from when the server noticed the cut: at once, or through the heartbeat of 500 + 400 ms):
 /// the server refuses the recovery and the client connects as a new socket.
 async fn expire(rt: Rt, transport: &str, away: Duration) {
-    let mut server = RecoveryServer::start(rt, RecoveryConfig {
-        max_disconnection_duration: 300,
-        ..RecoveryConfig::default()
-    })
+    let mut server = RecoveryServer::start(
+        rt,
+        RecoveryConfig {
+            max_disconnection_duration: 300,
+            ..RecoveryConfig::default()
+        },
+    )
     .await;
     let proxy = Arc::new(CutProxy::start(server.addr).await);
     let node = Node::spawn(

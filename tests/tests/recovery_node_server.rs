@@ -18,9 +18,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use sio_runtime::client::ClientBuilder;
 use sio_tests::node::{js_dir, require_node_modules, Node};
 use sio_tests::recovery_support::{start_args, CutProxy, Start};
-use sio_runtime::client::ClientBuilder;
 use sio_tests::runtime::TestRuntime;
 use sio_tokio::sio_core::client::TransportKind;
 use tokio::process::Command;
@@ -298,11 +298,15 @@ async fn expire<R: TestRuntime>(transports: &[TransportKind]) {
     node.kill().await;
 }
 
-async fn after_the_maximum_disconnection_duration_node_refuses_and_the_client_is_new_websocket<R: TestRuntime>() {
+async fn after_the_maximum_disconnection_duration_node_refuses_and_the_client_is_new_websocket<
+    R: TestRuntime,
+>() {
     expire::<R>(&[TransportKind::WebSocket]).await;
 }
 
-async fn after_the_maximum_disconnection_duration_node_refuses_and_the_client_is_new_polling<R: TestRuntime>() {
+async fn after_the_maximum_disconnection_duration_node_refuses_and_the_client_is_new_polling<
+    R: TestRuntime,
+>() {
     expire::<R>(&[TransportKind::Polling]).await;
 }
 

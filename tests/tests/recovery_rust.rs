@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::json;
-use sio_tests::recovery_support::{start_args, CutProxy, RecoveryServer, Start};
 use sio_runtime::client::ClientBuilder;
+use sio_tests::recovery_support::{start_args, CutProxy, RecoveryServer, Start};
 use sio_tests::runtime::TestRuntime;
 use sio_tokio::sio_core::client::TransportKind;
 use sio_tokio::sio_core::server::RecoveryConfig;

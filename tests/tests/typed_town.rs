@@ -11,9 +11,9 @@ mod town;
 
 use std::time::Duration;
 
-use sio_tests::node::{run_node, Node};
 use sio_runtime::client::ClientBuilder;
 use sio_runtime::typed::{TypedClient, TypedClientBuilder};
+use sio_tests::node::{run_node, Node};
 use sio_tests::runtime::{serve_io, Served, TestRuntime};
 use sio_tokio::ServerOptions;
 use tokio::sync::mpsc;
