@@ -34,6 +34,21 @@ python3 -m venv protocol-ffi/python/.venv
 protocol-ffi/python/.venv/bin/pip install --quiet --disable-pip-version-check \
   -r protocol-ffi/python/requirements.txt
 
+# The Python server under valgrind runs on Debian's interpreter (pyenv's reports
+# uninitialised values of its own), with Debian's /usr/lib/valgrind/python3.supp.
+if ! /usr/bin/python3.11 -c 'import ensurepip' >/dev/null 2>&1 \
+  || [ ! -f /usr/lib/valgrind/python3.supp ]; then
+  echo "== installing Debian's python3.11 and its venv module (the sio-ffi Python server under valgrind)"
+  sudo_cmd=""
+  if [ "$(id -u)" -ne 0 ]; then sudo_cmd="sudo"; fi
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq python3 python3.11-venv >/dev/null
+fi
+echo "== the same with Debian's python3.11 (protocol-ffi/python/.venv-valgrind)"
+/usr/bin/python3.11 -m venv protocol-ffi/python/.venv-valgrind
+protocol-ffi/python/.venv-valgrind/bin/pip install --quiet --disable-pip-version-check \
+  -r protocol-ffi/python/requirements.txt
+
 echo "== cargo fmt"
 cargo fmt --all -- --check
 
