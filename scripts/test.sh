@@ -22,6 +22,15 @@ if ! pkg-config --exists libwebsockets 2>/dev/null || ! command -v valgrind >/de
     libwebsockets-dev pkg-config valgrind gcc libc6-dev >/dev/null
 fi
 
+if ! command -v redis-server >/dev/null 2>&1; then
+  # The redis_* tests start their own redis-server on a free loopback port and stop it.
+  echo "== installing redis-server (Debian's package) for the Redis adapter tests"
+  sudo_cmd=""
+  if [ "$(id -u)" -ne 0 ]; then sudo_cmd="sudo"; fi
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq redis-server >/dev/null
+fi
+
 echo "== installing the Node peers (tests/js)"
 (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
 

@@ -84,6 +84,8 @@ pub(crate) struct Dispatch {
     acks: Vec<(oneshot::Sender<AckResult>, AckResult)>,
     broadcast_acks: Vec<(oneshot::Sender<BroadcastAckResult>, BroadcastAckResult)>,
     timer_changed: bool,
+    /// Cluster outputs (see `crate::adapter`).
+    adapter: Vec<sio_core::server::AdapterOutput>,
 }
 
 /// The shared driver of one server.
@@ -161,6 +163,7 @@ impl Driver {
         for (tx, r) in d.broadcast_acks {
             let _ = tx.send(r);
         }
+        crate::adapter::perform(self, d.adapter);
         for (event, state) in d.events {
             crate::io::on_event(self, event, state);
         }
@@ -234,6 +237,9 @@ impl Inner {
                     d.events.push((e, state));
                 }
             }
+        }
+        while let Some(o) = self.core.poll_adapter_output() {
+            d.adapter.push(o);
         }
         let next = self.core.poll_timeout();
         if next != self.timer_at {

@@ -83,6 +83,7 @@ pub(crate) struct App {
     namespaces: RwLock<HashMap<String, Namespace>>,
     dynamic: RwLock<Vec<(DynamicMatcher, Namespace)>>,
     pub(crate) engine_handler: RwLock<Option<crate::engine_io::Handler>>,
+    pub(crate) adapter: crate::adapter::Slot,
 }
 
 impl App {
@@ -176,6 +177,7 @@ impl<Rt> SocketIo<Rt> {
         F: Fn(SocketRef, ConnectRequest) + Send + Sync + 'static,
     {
         self.driver.lock().core.add_namespace(name);
+        crate::adapter::namespace_added(&self.driver, name);
         self.driver
             .app
             .namespaces

@@ -27,6 +27,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod adapter;
 pub mod client;
 mod config;
 mod driver;

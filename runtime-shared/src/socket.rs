@@ -440,9 +440,11 @@ impl SocketRef {
 /// Builds the target of a broadcast: `to`, `except`, then `emit`.
 #[derive(Clone)]
 pub struct BroadcastOperator {
-    driver: Arc<Driver>,
-    target: Target,
+    pub(crate) driver: Arc<Driver>,
+    pub(crate) target: Target,
     volatile: bool,
+    /// Only this server's sockets, not the cluster's.
+    pub(crate) local: bool,
 }
 
 impl std::fmt::Debug for BroadcastOperator {
@@ -459,6 +461,7 @@ impl BroadcastOperator {
             driver,
             target,
             volatile: false,
+            local: false,
         }
     }
 
@@ -484,14 +487,16 @@ impl BroadcastOperator {
     pub fn emit<T: ?Sized + Serialize>(&self, event: &str, args: &T) -> Result<usize, EmitError> {
         let mut emit = Emit::from_args(event, args)?;
         emit.volatile = self.volatile;
-        let target = &self.target;
+        let (target, local) = (&self.target, self.local);
         Ok(self
             .driver
-            .run(|inner, now| inner.core.emit(now, target, &emit))?)
+            .run(|inner, now| inner.core.broadcast(now, target, &emit, local))?)
     }
 
     /// Send to every selected socket and collect their acks for up to `timeout`. Returns the
     /// answers (socket id, arguments) and an error if some socket did not answer in time.
+    /// In a cluster (see [`crate::adapter`]) the sockets of every server are asked, unless
+    /// [`local`](Self::local); those of other servers answer without their id.
     pub async fn emit_with_ack<T: ?Sized + Serialize, R: DeserializeOwned>(
         &self,
         event: &str,
@@ -500,6 +505,9 @@ impl BroadcastOperator {
     ) -> Result<Vec<(String, R)>, AckError> {
         let mut emit = Emit::from_args(event, args).map_err(EmitError::from)?;
         emit.volatile = self.volatile;
+        if let Some(r) = crate::adapter::cluster_emit_with_ack(self, &emit, timeout).await {
+            return r;
+        }
         let (tx, rx) = oneshot::channel();
         let target = &self.target;
         self.driver.run(|inner, now| -> Result<(), EmitError> {

@@ -9,6 +9,7 @@
 //! With [`ServerConfig::connection_state_recovery`], a socket whose transport fails can come
 //! back as the same socket and receive what it missed (see [`RecoveryConfig`]).
 
+mod adapter;
 mod recovery;
 mod rooms;
 
@@ -25,6 +26,10 @@ use crate::engine::server::{
 use crate::socket::{Decoder, Encoded, Packet, PacketType, DEFAULT_NAMESPACE};
 use crate::timers::{Millis, Timers};
 
+pub use adapter::{
+    AdapterConfig, AdapterMessage, AdapterOutput, AdapterRequestId, RemoteSocket, Request,
+    Response, Selector,
+};
 pub use recovery::{RecoveryConfig, RecoveryStats};
 pub use rooms::Target;
 
@@ -328,6 +333,8 @@ enum TimerKey {
     Broadcast(BroadcastAckId),
     /// A disconnected socket's session expires.
     Recovery(SocketId),
+    /// A cluster request stops waiting.
+    Adapter(u64),
 }
 
 #[derive(Debug)]
@@ -407,6 +414,8 @@ pub struct Server {
     away_sids: BTreeSet<ByteString>,
     /// Private session ids of live and away sockets.
     pids: BTreeMap<ByteString, SocketId>,
+    /// The cluster, when [`Server::enable_adapter`] was called.
+    adapter: Option<adapter::State>,
 }
 
 impl Server {
@@ -445,6 +454,7 @@ impl Server {
             away_order: BTreeSet::new(),
             away_sids: BTreeSet::new(),
             pids: BTreeMap::new(),
+            adapter: None,
         }
     }
 
@@ -556,16 +566,13 @@ impl Server {
                         self.drop_away(socket);
                     }
                 }
+                TimerKey::Adapter(id) => self.adapter_timeout(id),
                 TimerKey::Broadcast(id) => {
                     if let Some(b) = self.broadcasts.remove(&id) {
                         for s in &b.waiting {
                             self.acks.remove(&(*s, b.ack));
                         }
-                        self.events.push_back(Event::BroadcastAck {
-                            id,
-                            responses: b.responses,
-                            timed_out: true,
-                        });
+                        self.broadcast_acked(id, b.responses, true);
                     }
                 }
             }
@@ -1252,11 +1259,7 @@ impl Server {
         {
             let b = self.broadcasts.remove(&id).expect("present");
             self.timers.remove(b.deadline, TimerKey::Broadcast(id));
-            self.events.push_back(Event::BroadcastAck {
-                id,
-                responses: b.responses,
-                timed_out: false,
-            });
+            self.broadcast_acked(id, b.responses, false);
         }
     }
 
