@@ -275,12 +275,10 @@ impl Http {
     {
         let driver = self.driver.clone();
         let query = req.uri().query().unwrap_or("").to_owned();
-        let hs = {
-            let remote = req
-                .extensions()
-                .get::<RemoteAddr>()
-                .map(|a| a.0.to_string());
-            handshake_of(&query, req.headers(), remote)
+        // The handshake data is made only for the request that opens a session.
+        let handshake = |headers: &HeaderMap, extensions: &http::Extensions| {
+            let remote = extensions.get::<RemoteAddr>().map(|a| a.0.to_string());
+            handshake_of(&query, headers, remote)
         };
         if is_websocket_upgrade(req.headers()) {
             let Some(key) = req.headers().get(header::SEC_WEBSOCKET_KEY).cloned() else {
@@ -290,7 +288,9 @@ impl Http {
             let outbox = Arc::new(Outbox::default());
             let opened = driver.run(|inner, now| {
                 inner.outboxes.insert(ws, outbox.clone());
-                let r = inner.core.handle_ws_open(now, ws, &query, || hs);
+                let r = inner.core.handle_ws_open(now, ws, &query, || {
+                    handshake(req.headers(), req.extensions())
+                });
                 if r.is_err() {
                     inner.outboxes.remove(&ws);
                 }
@@ -344,8 +344,9 @@ impl Http {
             HttpMethod::POST => Method::Post,
             _ => Method::Other,
         };
+        let (parts, body) = req.into_parts();
         let body = if method == Method::Post {
-            match read_body(req.into_body(), self.options.max_payload).await {
+            match read_body(body, self.options.max_payload).await {
                 Ok(b) => b,
                 Err(()) => return plain(StatusCode::BAD_REQUEST, "bad body"),
             }
@@ -356,7 +357,9 @@ impl Http {
         let (tx, rx) = oneshot::channel();
         driver.run(|inner, now| {
             inner.http.insert(id, tx);
-            inner.core.handle_http(now, id, method, &query, body, || hs);
+            inner.core.handle_http(now, id, method, &query, body, || {
+                handshake(&parts.headers, &parts.extensions)
+            });
         });
         // Dropped before the answer (the client went away): the request was aborted.
         let guard = AbortGuard {
