@@ -1517,6 +1517,16 @@ pub async fn auth_and_connect_errors<R: TestRuntime>(peer: Peer, mode: Mode) {
         .collect();
     assert_eq!(errors, vec!["unauthorized", "unauthorized"]);
 
+    // A refusal that arrived before anyone waited is still the answer of `wait_connected`.
+    let late = client.of("/admin", Some(json!({ "token": "late" })));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (message, _) = refused(
+        tokio::time::timeout(WAIT, late.wait_connected())
+            .await
+            .expect("wait_connected answers at once after an earlier refusal"),
+    );
+    assert_eq!(message, "unauthorized");
+
     let auth = json!({ "token": TOKEN, "user": "ana" });
     let admin = client.of("/admin", Some(auth.clone()));
     admin.wait_connected().await.expect("a good token gets in");

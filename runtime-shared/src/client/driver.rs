@@ -36,6 +36,9 @@ struct Inner {
     /// The options each namespace was opened with, for [`ClientDriver::reconnect_socket`].
     options: HashMap<ByteString, SocketOptions>,
     waiters: HashMap<ByteString, Vec<oneshot::Sender<Result<(), ConnectError>>>>,
+    /// The last `connect_error` of each namespace since it last connected: what
+    /// `wait_connected` answers when the namespace gave up before anyone waited.
+    last_error: HashMap<ByteString, ConnectError>,
     timer_at: Option<u64>,
 }
 
@@ -81,6 +84,7 @@ impl ClientDriver {
                 sockets: HashMap::new(),
                 options: HashMap::new(),
                 waiters: HashMap::new(),
+                last_error: HashMap::new(),
                 timer_at: None,
             }),
             timer: Arc::new(Notify::new()),
@@ -123,7 +127,18 @@ impl ClientDriver {
                         inner.prepare(&t);
                         d.transmits.push(t);
                     }
-                    Output::Event(e) => d.events.push(e),
+                    Output::Event(e) => {
+                        match &e {
+                            Event::ConnectError { nsp, error } => {
+                                inner.last_error.insert(nsp.clone(), error.clone());
+                            }
+                            Event::Connect { nsp, .. } => {
+                                inner.last_error.remove(nsp);
+                            }
+                            _ => {}
+                        }
+                        d.events.push(e);
+                    }
                 }
             }
             let next = inner.core.poll_timeout();
@@ -414,6 +429,13 @@ impl ClientDriver {
             let mut inner = self.lock();
             if inner.core.is_connected(nsp) {
                 return Ok(());
+            }
+            // Refused (or the connection closed for good) before this wait began: nothing
+            // more will come, the last error is the answer.
+            let given_up =
+                !inner.core.is_active(nsp) || inner.core.state() == ConnectionState::Closed;
+            if let (true, Some(error)) = (given_up, inner.last_error.get(nsp)) {
+                return Err(error.clone());
             }
             let (tx, rx) = oneshot::channel();
             inner.waiters.entry(nsp.clone()).or_default().push(tx);
