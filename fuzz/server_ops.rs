@@ -937,15 +937,21 @@ impl Fuzz {
                     target = target.except_socket(s);
                 }
                 let emit = if binary {
-                    Emit {
-                        data: ByteString::from(format!(r#"["bin",{}]"#, placeholders(2))),
-                        attachments: vec![Bytes::from_static(b"\x00\x01"), Bytes::new()],
-                        volatile,
+                    {
+                        let mut e =
+                            Emit::new(ByteString::from(format!(r#"["bin",{}]"#, placeholders(2))))
+                                .with_attachments(vec![
+                                    Bytes::from_static(b"\x00\x01"),
+                                    Bytes::new(),
+                                ]);
+                        e.volatile = volatile;
+                        e
                     }
                 } else {
-                    Emit {
-                        volatile,
-                        ..Emit::new(r#"["e",{"k":[1,"two"]}]"#)
+                    {
+                        let mut e = Emit::new(r#"["e",{"k":[1,"two"]}]"#);
+                        e.volatile = volatile;
+                        e
                     }
                 };
                 let _ = self.server.emit(self.now, &target, &emit);
@@ -964,9 +970,10 @@ impl Fuzz {
                 volatile,
             } => {
                 if let Some(s) = self.pick_socket(socket) {
-                    let emit = Emit {
-                        volatile,
-                        ..Emit::new(r#"["q"]"#)
+                    let emit = {
+                        let mut e = Emit::new(r#"["q"]"#);
+                        e.volatile = volatile;
+                        e
                     };
                     let _ =
                         self.server

@@ -173,6 +173,72 @@ pub fn write_args<T: ?Sized + Serialize>(
     result.map_err(ValueError::Json)
 }
 
+/// Arguments serde wrote with [`write_args`] (no event name): a JSON array and its
+/// attachments that every client decodes, so the cores send them without checking them again
+/// ([`Server::ack_args`](crate::server::Server::ack_args)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Args {
+    json: bytestring::ByteString,
+    attachments: Vec<Bytes>,
+}
+
+impl Default for Args {
+    /// No arguments: `[]`.
+    fn default() -> Self {
+        Args {
+            json: bytestring::ByteString::from_static("[]"),
+            attachments: Vec::new(),
+        }
+    }
+}
+
+impl Args {
+    /// Serialize `args` (a tuple for several arguments, `()` for none).
+    ///
+    /// # Errors
+    ///
+    /// What [`write_args`] returns.
+    pub fn new<T: ?Sized + Serialize>(args: &T) -> Result<Args, ValueError> {
+        let mut json = Vec::new();
+        let mut attachments = Vec::new();
+        write_args(&mut json, None, args, &mut attachments)?;
+        let json = String::from_utf8(json).expect("serde_json writes UTF-8");
+        Ok(Args {
+            json: json.into(),
+            attachments,
+        })
+    }
+
+    /// The arguments of an event packet the core decoded (an
+    /// [`Event::Message`](crate::server::Event::Message)'s), without its name: to answer or
+    /// forward them without parsing them again. `None` when the packet has no event data.
+    ///
+    /// The packet's JSON is not checked again: pass only packets the core handed out (a
+    /// packet built by hand with invalid JSON would reach clients that then fail to parse it).
+    pub fn of_event(packet: &crate::socket::Packet) -> Option<Args> {
+        let json = crate::socket::packet::event_args_of(packet.data.as_deref()?)?;
+        Some(Args {
+            json: json.into(),
+            attachments: packet.attachments.clone(),
+        })
+    }
+
+    /// The JSON array.
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+
+    /// The binary attachments.
+    pub fn attachments(&self) -> &[Bytes] {
+        &self.attachments
+    }
+
+    /// The JSON array and the attachments.
+    pub fn into_parts(self) -> (bytestring::ByteString, Vec<Bytes>) {
+        (self.json, self.attachments)
+    }
+}
+
 fn write_array<T: ?Sized + Serialize>(
     out: &mut Vec<u8>,
     event: Option<&str>,
@@ -645,7 +711,7 @@ pub fn read_args<'de, T: Deserialize<'de>>(
         fault: Cell::new(None),
     };
     let mut de = serde_json::Deserializer::from_slice(json);
-    let args = Args {
+    let args = ArgsDe {
         de: &mut de,
         skip,
         ctx: &ctx,
@@ -766,7 +832,7 @@ macro_rules! define_call {
 
 for_each_method!(define_call);
 
-/// `Deserializer` methods of [`Args`] that read a single argument.
+/// `Deserializer` methods of [`ArgsDe`] that read a single argument.
 macro_rules! args_methods {
     ($($variant:ident $method:ident($($arg:ident: $ty:ty),*) $mode:ident;)*) => {$(
         fn $method<V: Visitor<'de>>(
@@ -780,7 +846,7 @@ macro_rules! args_methods {
 }
 
 /// Top-level deserializer over the whole argument array.
-struct Args<'c, D> {
+struct ArgsDe<'c, D> {
     de: D,
     skip: usize,
     ctx: &'c Ctx<'c>,
@@ -796,7 +862,7 @@ enum Shape<V> {
     Single(Call<V>),
 }
 
-impl<'de, D: Deserializer<'de>> Args<'_, D> {
+impl<'de, D: Deserializer<'de>> ArgsDe<'_, D> {
     fn read<V: Visitor<'de>>(self, shape: Shape<V>) -> Result<V::Value, D::Error> {
         self.de.deserialize_seq(ArgsVisitor {
             shape,
@@ -806,7 +872,7 @@ impl<'de, D: Deserializer<'de>> Args<'_, D> {
     }
 }
 
-impl<'de, D: Deserializer<'de>> Deserializer<'de> for Args<'_, D> {
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for ArgsDe<'_, D> {
     type Error = D::Error;
 
     for_each_method!(args_methods);

@@ -70,11 +70,8 @@ impl ServerApp for AppLog {
                 match name.as_str() {
                     "echo" => {
                         let sid = server.socket_sid(socket).unwrap().to_string();
-                        let emit = Emit {
-                            data: data.clone(),
-                            attachments: packet.attachments.clone(),
-                            volatile: false,
-                        };
+                        let emit =
+                            Emit::new(data.clone()).with_attachments(packet.attachments.clone());
                         server.emit(now, &Target::room(&nsp, &sid), &emit).unwrap();
                         ack(server, args_of(&data), packet.attachments.clone());
                     }

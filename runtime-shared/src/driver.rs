@@ -7,14 +7,20 @@
 //! a wake-up), HTTP answers complete their parked requests, events run the application's
 //! handlers.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use futures_util::task::AtomicWaker;
+
 use sio_core::engine::server::{HttpResponse, RequestId, Transmit, WsId};
-use sio_core::engine::Frame;
 use sio_core::server::{BroadcastAckId, Event, Output, Server, SocketId};
 use sio_core::socket::Packet;
 use std::time::Instant;
+use tungstenite::Message;
 
 use tokio::sync::{oneshot, Notify};
 
@@ -22,37 +28,90 @@ use crate::io::App;
 use crate::rt::Runtime;
 
 /// Frames waiting to be written on one WebSocket.
+///
+/// The connection's own task writes them. Frames queued while that task handles its own
+/// input (the answer to an event, a handler's emit to its own socket) need no wake-up: the
+/// task looks at the outbox right after ([`serving`]); others wake it.
 #[derive(Debug, Default)]
 pub(crate) struct Outbox {
     state: Mutex<OutboxState>,
-    pub(crate) notify: Notify,
+    /// Frames or the close were queued since the last [`Outbox::take`].
+    ready: AtomicBool,
+    waker: AtomicWaker,
 }
 
 #[derive(Debug, Default)]
 struct OutboxState {
-    frames: VecDeque<Frame>,
+    frames: VecDeque<Message>,
     close: bool,
 }
 
 impl Outbox {
-    pub(crate) fn push(&self, frame: Frame) {
+    /// Queue a frame; true when the outbox was empty (then its task needs a wake-up; otherwise
+    /// the frame before this one already arranged it).
+    pub(crate) fn push(&self, msg: Message) -> bool {
         self.state
             .lock()
             .expect("outbox lock")
             .frames
-            .push_back(frame);
+            .push_back(msg);
+        !self.ready.swap(true, Ordering::AcqRel)
     }
 
-    pub(crate) fn close(&self) {
+    /// Queue the close; true when the outbox was empty, as for [`Outbox::push`].
+    pub(crate) fn close(&self) -> bool {
         self.state.lock().expect("outbox lock").close = true;
+        !self.ready.swap(true, Ordering::AcqRel)
+    }
+
+    /// Wake the connection's task, unless it is the one running here (it will look).
+    pub(crate) fn wake(&self) {
+        let current = SERVING.with(|s| s.get());
+        if !std::ptr::eq(current, self) {
+            self.waker.wake();
+        }
     }
 
     /// Take every queued frame, and whether the socket must be closed after them.
-    pub(crate) fn take(&self, into: &mut Vec<Frame>) -> bool {
+    pub(crate) fn take(&self, into: &mut Vec<Message>) -> bool {
+        if !self.ready.swap(false, Ordering::AcqRel) {
+            return false;
+        }
         let mut s = self.state.lock().expect("outbox lock");
         into.extend(s.frames.drain(..));
         s.close
     }
+
+    /// Ready once something was queued (then [`Outbox::take`] it).
+    pub(crate) fn poll_ready(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        if self.ready.load(Ordering::Acquire) {
+            return std::task::Poll::Ready(());
+        }
+        self.waker.register(cx.waker());
+        if self.ready.load(Ordering::Acquire) {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    }
+}
+
+thread_local! {
+    /// The outbox whose connection task is handling its own input on this thread.
+    static SERVING: std::cell::Cell<*const Outbox> = const { std::cell::Cell::new(std::ptr::null()) };
+}
+
+/// Run `f` as the task of `outbox`'s connection handling its input: frames queued for it
+/// meanwhile (on this thread) wake nobody, the caller takes them next.
+pub(crate) fn serving<R>(outbox: &Outbox, f: impl FnOnce() -> R) -> R {
+    struct Reset(*const Outbox);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            SERVING.with(|s| s.set(self.0));
+        }
+    }
+    let _reset = Reset(SERVING.with(|s| s.replace(outbox)));
+    f()
 }
 
 /// The result of an ack wait.
@@ -61,11 +120,11 @@ pub(crate) type AckResult = Result<Packet, crate::AckError>;
 /// Everything behind the lock.
 pub(crate) struct Inner {
     pub(crate) core: Server,
-    pub(crate) outboxes: HashMap<WsId, Arc<Outbox>>,
-    pub(crate) http: HashMap<RequestId, oneshot::Sender<HttpResponse>>,
-    pub(crate) acks: HashMap<(SocketId, u64), oneshot::Sender<AckResult>>,
-    pub(crate) broadcast_acks: HashMap<BroadcastAckId, oneshot::Sender<BroadcastAckResult>>,
-    pub(crate) sockets: HashMap<SocketId, Arc<crate::socket::SocketState>>,
+    pub(crate) outboxes: FxHashMap<WsId, Arc<Outbox>>,
+    pub(crate) http: FxHashMap<RequestId, oneshot::Sender<HttpResponse>>,
+    pub(crate) acks: FxHashMap<(SocketId, u64), oneshot::Sender<AckResult>>,
+    pub(crate) broadcast_acks: FxHashMap<BroadcastAckId, oneshot::Sender<BroadcastAckResult>>,
+    pub(crate) sockets: FxHashMap<SocketId, Arc<crate::socket::SocketState>>,
     next_id: u64,
     timer_at: Option<u64>,
 }
@@ -76,11 +135,11 @@ pub(crate) type BroadcastAckResult = (Vec<(SocketId, Packet)>, bool);
 /// What to do once the lock is released.
 #[derive(Default)]
 pub(crate) struct Dispatch {
-    wake: Vec<Arc<Outbox>>,
+    wake: SmallVec<[Arc<Outbox>; 2]>,
     http: Vec<(oneshot::Sender<HttpResponse>, HttpResponse)>,
     /// Responses to requests nobody waits for yet (the caller's own request).
     pub(crate) unclaimed: Vec<(RequestId, HttpResponse)>,
-    events: Vec<(Event, Option<Arc<crate::socket::SocketState>>)>,
+    events: SmallVec<[(Event, Option<Arc<crate::socket::SocketState>>); 1]>,
     acks: Vec<(oneshot::Sender<AckResult>, AckResult)>,
     broadcast_acks: Vec<(oneshot::Sender<BroadcastAckResult>, BroadcastAckResult)>,
     timer_changed: bool,
@@ -102,11 +161,11 @@ impl Driver {
         let driver = Arc::new(Driver {
             inner: Mutex::new(Inner {
                 core,
-                outboxes: HashMap::new(),
-                http: HashMap::new(),
-                acks: HashMap::new(),
-                broadcast_acks: HashMap::new(),
-                sockets: HashMap::new(),
+                outboxes: FxHashMap::default(),
+                http: FxHashMap::default(),
+                acks: FxHashMap::default(),
+                broadcast_acks: FxHashMap::default(),
+                sockets: FxHashMap::default(),
                 next_id: 0,
                 timer_at: None,
             }),
@@ -152,7 +211,7 @@ impl Driver {
             self.timer.notify_one();
         }
         for o in d.wake {
-            o.notify.notify_one();
+            o.wake();
         }
         for (tx, resp) in d.http {
             let _ = tx.send(resp);
@@ -179,20 +238,19 @@ impl Driver {
 impl Inner {
     fn drain(&mut self) -> Dispatch {
         let mut d = Dispatch::default();
+        let mut messages = crate::ws::Messages::default();
         while let Some(out) = self.core.poll_output() {
             match out {
                 Output::Transmit(Transmit::Ws { ws, frame }) => {
                     if let Some(o) = self.outboxes.get(&ws) {
-                        o.push(frame);
-                        if !d.wake.iter().any(|w| Arc::ptr_eq(w, o)) {
+                        if o.push(messages.convert(frame)) {
                             d.wake.push(o.clone());
                         }
                     }
                 }
                 Output::Transmit(Transmit::WsClose { ws }) => {
                     if let Some(o) = self.outboxes.remove(&ws) {
-                        o.close();
-                        if !d.wake.iter().any(|w| Arc::ptr_eq(w, &o)) {
+                        if o.close() {
                             d.wake.push(o);
                         }
                     }

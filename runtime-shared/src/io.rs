@@ -287,35 +287,49 @@ fn run_handlers(driver: &Arc<Driver>, event: Event, state: Option<Arc<SocketStat
         }
         Event::Message { socket, packet } => {
             let Some(state) = state else { return };
-            let s = SocketRef::from_state(driver.clone(), socket, state.clone());
-            let name = packet
-                .event_name()
-                .map(|n| n.into_owned())
-                .unwrap_or_default();
-            let (middlewares, any, handlers, on_error) = {
+            let (middlewares, any, handlers) = {
+                let name = packet.event_name().unwrap_or_default();
                 let l = state.handlers.lock().expect("listeners lock");
                 (
-                    l.packet_middlewares.clone(),
-                    l.any.clone(),
-                    l.events.get(&name).cloned().unwrap_or_default(),
-                    l.error.clone(),
+                    (!l.packet_middlewares.is_empty())
+                        .then(|| (l.packet_middlewares.clone(), l.error.clone())),
+                    (!l.any.is_empty()).then(|| l.any.clone()),
+                    l.events.get(&*name).cloned(),
                 )
             };
+            let s = SocketRef::from_state(driver.clone(), socket, state);
             let message = s.message(packet);
             // Per-packet middlewares (Node's `socket.use`): the first refusal drops the event
             // and reaches the socket's error listeners.
-            if let Some(err) = middlewares.iter().find_map(|m| m(&s, &message).err()) {
-                tracing::debug!(event = %name, socket = %s.sid, error = %err, "event refused by a middleware");
-                for h in on_error.iter() {
-                    h(&s, &err);
+            if let Some((middlewares, on_error)) = middlewares {
+                if let Some(err) = middlewares.iter().find_map(|m| m(&s, &message).err()) {
+                    tracing::debug!(event = %message.event(), socket = %s.state.sid, error = %err, "event refused by a middleware");
+                    for h in on_error.iter() {
+                        h(&s, &err);
+                    }
+                    return;
                 }
+            }
+            let all = any
+                .iter()
+                .flat_map(|a| a.iter())
+                .chain(handlers.iter().flat_map(|h| h.iter()));
+            let count =
+                any.as_ref().map_or(0, |a| a.len()) + handlers.as_ref().map_or(0, |h| h.len());
+            if count == 0 {
+                tracing::debug!(event = %message.event(), socket = %s.state.sid, "no listener for event");
                 return;
             }
-            for h in any.iter().chain(handlers.iter()) {
-                crate::rt::start(&*driver.rt, h(s.clone(), message.clone()));
-            }
-            if handlers.is_empty() && any.is_empty() {
-                tracing::debug!(event = %name, socket = %s.sid, "no listener for event");
+            // The last listener gets the socket and the message themselves, the others copies.
+            let mut last = Some((s, message));
+            for (i, h) in all.enumerate() {
+                let (s, m) = if i + 1 == count {
+                    last.take().expect("taken once, by the last")
+                } else {
+                    let (s, m) = last.as_ref().expect("not taken yet");
+                    (s.clone(), m.clone())
+                };
+                crate::rt::start(&*driver.rt, h(s, m));
             }
         }
         Event::Disconnecting { socket, reason, .. } => {

@@ -1,7 +1,6 @@
 //! The handles the application holds: a connected socket, a received event, an ack to send,
 //! and broadcast operators.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -37,6 +36,8 @@ pub(crate) struct SocketState {
     /// The events that came before the namespace's connect handler (which installs the
     /// listeners) finished, in order; `None` once it has.
     early: Mutex<Option<Vec<sio_core::server::Event>>>,
+    /// `early` is `None`: events no longer wait (read without the lock).
+    live: std::sync::atomic::AtomicBool,
 }
 
 impl SocketState {
@@ -47,6 +48,7 @@ impl SocketState {
             recovered,
             handlers: Mutex::default(),
             early: Mutex::new(Some(Vec::new())),
+            live: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -55,6 +57,9 @@ impl SocketState {
         &self,
         event: sio_core::server::Event,
     ) -> Option<sio_core::server::Event> {
+        if self.live.load(std::sync::atomic::Ordering::Acquire) {
+            return Some(event);
+        }
         match self.early.lock().expect("early events lock").as_mut() {
             Some(early) => {
                 early.push(event);
@@ -72,6 +77,7 @@ impl SocketState {
             Some(events) if !events.is_empty() => std::mem::take(events),
             _ => {
                 *early = None;
+                self.live.store(true, std::sync::atomic::Ordering::Release);
                 Vec::new()
             }
         }
@@ -84,7 +90,7 @@ pub(crate) type Shared<T> = Arc<Vec<T>>;
 
 #[derive(Default)]
 pub(crate) struct Listeners {
-    pub(crate) events: HashMap<String, Shared<EventHandler>>,
+    pub(crate) events: rustc_hash::FxHashMap<String, Shared<EventHandler>>,
     pub(crate) any: Shared<EventHandler>,
     pub(crate) any_outgoing: Shared<OutgoingObserver>,
     pub(crate) packet_middlewares: Shared<PacketMiddleware>,
@@ -98,16 +104,14 @@ pub(crate) struct Listeners {
 pub struct SocketRef {
     pub(crate) driver: Arc<Driver>,
     pub(crate) id: SocketId,
-    pub(crate) sid: ByteString,
-    pub(crate) nsp: ByteString,
     pub(crate) state: Arc<SocketState>,
 }
 
 impl std::fmt::Debug for SocketRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SocketRef")
-            .field("id", &self.sid)
-            .field("nsp", &self.nsp)
+            .field("id", &self.state.sid)
+            .field("nsp", &self.state.nsp)
             .finish()
     }
 }
@@ -142,6 +146,12 @@ impl Message {
             .map(|d| d.as_bytes().as_ref())
             .unwrap_or(b"[]");
         sio_core::value::read_args(data, 1, &self.packet.attachments)
+    }
+
+    /// The arguments as they came, without the event name and without decoding them: to
+    /// answer ([`AckSender::send_args`]) or forward them as they are.
+    pub fn arguments(&self) -> sio_core::value::Args {
+        sio_core::value::Args::of_event(&self.packet).unwrap_or_default()
     }
 
     /// The raw JSON array of the event, its name first.
@@ -181,13 +191,17 @@ impl std::fmt::Debug for AckSender {
 impl AckSender {
     /// Acknowledge with `args` (a tuple for several arguments, `()` for none).
     pub fn send<T: ?Sized + Serialize>(self, args: &T) -> Result<(), EmitError> {
-        let mut json = Vec::new();
-        let mut attachments = Vec::new();
-        sio_core::value::write_args(&mut json, None, args, &mut attachments)?;
-        self.send_raw(
-            ByteString::from(String::from_utf8(json).expect("JSON is UTF-8")),
-            attachments,
-        )
+        self.send_args(sio_core::value::Args::new(args)?)
+    }
+
+    /// Acknowledge with arguments serde wrote or that came in an event
+    /// ([`Message::arguments`]): they are not checked again.
+    pub fn send_args(self, args: sio_core::value::Args) -> Result<(), EmitError> {
+        let (socket, id) = (self.socket.id, self.id);
+        self.socket
+            .driver
+            .run(|inner, now| inner.core.ack_args(now, socket, id, args))?;
+        Ok(())
     }
 
     /// Acknowledge with a raw JSON array and attachments.
@@ -202,13 +216,7 @@ impl AckSender {
 
 impl SocketRef {
     pub(crate) fn from_state(driver: Arc<Driver>, id: SocketId, state: Arc<SocketState>) -> Self {
-        SocketRef {
-            driver,
-            id,
-            sid: state.sid.clone(),
-            nsp: state.nsp.clone(),
-            state,
-        }
+        SocketRef { driver, id, state }
     }
 
     pub(crate) fn message(&self, packet: Packet) -> Message {
@@ -221,12 +229,12 @@ impl SocketRef {
 
     /// The socket's id (`socket.id`), also the name of its own room.
     pub fn id(&self) -> &str {
-        &self.sid
+        &self.state.sid
     }
 
     /// The namespace.
     pub fn ns(&self) -> &str {
-        &self.nsp
+        &self.state.nsp
     }
 
     /// Whether this socket came back through connection state recovery (Node's
@@ -334,7 +342,7 @@ impl SocketRef {
     /// Send a prepared event.
     pub fn emit_raw(&self, event: &str, emit: Emit) -> Result<(), EmitError> {
         self.outgoing(event, &emit);
-        let target = Target::room(&self.nsp, &self.sid);
+        let target = Target::room(&self.state.nsp, &self.state.sid);
         self.driver
             .run(|inner, now| inner.core.emit(now, &target, &emit))?;
         Ok(())
@@ -397,7 +405,7 @@ impl SocketRef {
     pub fn to(&self, room: &str) -> BroadcastOperator {
         BroadcastOperator::new(
             self.driver.clone(),
-            Target::room(&self.nsp, room).except_socket(self.id),
+            Target::room(&self.state.nsp, room).except_socket(self.id),
         )
     }
 
@@ -405,7 +413,7 @@ impl SocketRef {
     pub fn broadcast(&self) -> BroadcastOperator {
         BroadcastOperator::new(
             self.driver.clone(),
-            Target::namespace(&self.nsp).except_socket(self.id),
+            Target::namespace(&self.state.nsp).except_socket(self.id),
         )
     }
 

@@ -8,7 +8,8 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures_util::future::{select, Either};
+use std::task::Poll;
+
 use futures_util::{SinkExt, StreamExt};
 use sio_core::engine::server::WsId;
 use sio_core::engine::Frame;
@@ -43,7 +44,7 @@ pub(crate) async fn pump<S: WsStream>(
         if !frames.is_empty() {
             let mut result = Ok(());
             for f in frames.drain(..) {
-                result = stream.feed(to_message(f)).await;
+                result = stream.feed(f).await;
                 if result.is_err() {
                     break;
                 }
@@ -62,13 +63,13 @@ pub(crate) async fn pump<S: WsStream>(
             let _ = stream.close().await;
             return End::Closed;
         }
-        let next = {
-            let notified = std::pin::pin!(outbox.notify.notified());
-            match select(stream.next(), notified).await {
-                Either::Left((msg, _)) => Some(msg),
-                Either::Right(_) => None,
+        let next = std::future::poll_fn(|cx| {
+            if outbox.poll_ready(cx).is_ready() {
+                return Poll::Ready(None);
             }
-        };
+            stream.poll_next_unpin(cx).map(Some)
+        })
+        .await;
         let Some(msg) = next else { continue };
         let frame = match msg {
             Some(Ok(Message::Text(t))) => match ByteString::try_from(Bytes::from(t)) {
@@ -85,7 +86,7 @@ pub(crate) async fn pump<S: WsStream>(
                 };
             }
         };
-        on_frame(frame);
+        crate::driver::serving(outbox, || on_frame(frame));
     }
 }
 
@@ -107,13 +108,10 @@ impl std::fmt::Debug for ServerWs {
 impl ServerWs {
     /// Serve the connection over `stream` until it ends.
     pub async fn run<S: WsStream>(self, stream: S) {
-        use tracing::Instrument;
         let ServerWs { driver, ws, outbox } = self;
-        let span = tracing::debug_span!("sio.websocket", ws = ws.0);
         let end = pump(stream, &outbox, |frame| {
             driver.run(|inner, now| inner.core.handle_ws_message(now, ws, frame));
         })
-        .instrument(span)
         .await;
         if let End::Lost { error } = end {
             driver.run(|inner, now| {
@@ -146,11 +144,30 @@ fn is_protocol_error(e: &WsError) -> bool {
     )
 }
 
-fn to_message(f: Frame) -> Message {
-    match f {
-        Frame::Text(s) => {
-            Message::Text(Utf8Bytes::try_from(s.into_bytes()).expect("a ByteString is UTF-8"))
+/// Turns the core's frames into WebSocket messages, checking the UTF-8 of a text only once
+/// when it goes to many sockets (a broadcast hands out one text, shared).
+#[derive(Default)]
+pub(crate) struct Messages {
+    last: Option<Utf8Bytes>,
+}
+
+impl Messages {
+    pub(crate) fn convert(&mut self, f: Frame) -> Message {
+        match f {
+            Frame::Text(s) => {
+                let bytes = s.into_bytes();
+                // The same bytes as the last text (a clone of it: `last` keeps that memory
+                // alive, so no other allocation can sit at the same address).
+                if let Some(last) = &self.last {
+                    if last.as_str().as_ptr() == bytes.as_ptr() && last.len() == bytes.len() {
+                        return Message::Text(last.clone());
+                    }
+                }
+                let text = Utf8Bytes::try_from(bytes).expect("a ByteString is UTF-8");
+                self.last = Some(text.clone());
+                Message::Text(text)
+            }
+            Frame::Binary(b) => Message::Binary(b),
         }
-        Frame::Binary(b) => Message::Binary(b),
     }
 }

@@ -66,11 +66,7 @@ pub fn echo() -> App {
                     )
                     .expect("valid ack");
             } else {
-                let emit = Emit {
-                    data,
-                    attachments: packet.attachments.clone(),
-                    volatile: false,
-                };
+                let emit = Emit::new(data).with_attachments(packet.attachments.clone());
                 server
                     .emit(now, &Target::room(&nsp, &sid), &emit)
                     .expect("valid emit");

@@ -25,7 +25,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use sio_runtime::client::{
     Client, ClientBuilder, EmitAckError, ManagerEvent, Message, Socket as ClientSocket,
@@ -532,13 +531,6 @@ pub struct WhoAmI {
     pub transport: String,
 }
 
-/// The arguments of an event (its JSON array without the event name), as a JSON array.
-fn args_of(msg: &sio_tokio::Message) -> String {
-    let all: Vec<&RawValue> = serde_json::from_str(msg.json()).unwrap_or_default();
-    let rest: Vec<&str> = all.iter().skip(1).map(|v| v.get()).collect();
-    format!("[{}]", rest.join(","))
-}
-
 /// The own server's stand-in for `socket.conn.id`: the handshake of the socket's connection
 /// (the first request's query with its random cache-busting parameter, the peer's address and
 /// port, the time), the same for every namespace of one connection.
@@ -637,16 +629,12 @@ fn on_connect(
     });
 
     socket.on("echo", |socket, msg| async move {
-        let emit = Emit {
-            data: msg.json().into(),
-            attachments: msg.binary().to_vec(),
-            volatile: false,
-        };
+        let emit = Emit::new(msg.json().to_owned()).with_attachments(msg.binary().to_vec());
         let _ = socket.emit_raw("echo", emit);
     });
     socket.on("ack-echo", |_socket, mut msg| async move {
         if let Some(ack) = msg.ack() {
-            let _ = ack.send_raw(args_of(&msg).into(), msg.binary().to_vec());
+            let _ = ack.send_args(msg.arguments());
         }
     });
     socket.on("whoami", |socket, mut msg| async move {

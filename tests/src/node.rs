@@ -18,13 +18,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use sio_runtime::SocketIo;
 use sio_tokio::sio_core::server::Emit;
-use sio_tokio::{
-    ConnectRefusal, ConnectRequest, DisconnectReason, Message, ServerOptions, SocketRef,
-};
+use sio_tokio::{ConnectRefusal, ConnectRequest, DisconnectReason, ServerOptions, SocketRef};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
@@ -199,13 +196,6 @@ impl TestServer {
 // The test application
 // ---------------------------------------------------------------------------------------------
 
-/// The arguments of an event (its JSON array without the event name), as a JSON array.
-fn args_of(msg: &Message) -> String {
-    let all: Vec<&RawValue> = serde_json::from_str(msg.json()).unwrap_or_default();
-    let rest: Vec<&str> = all.iter().skip(1).map(|v| v.get()).collect();
-    format!("[{}]", rest.join(","))
-}
-
 /// What the `typed` event carries: every kind of value, binary ones at several depths.
 #[derive(Debug, Deserialize)]
 struct Sample {
@@ -370,18 +360,14 @@ fn on_connect<R: 'static>(io: &SocketIo<R>, tx: &Tx, socket: &SocketRef) {
 
     // Sends the event back unchanged: same name, arguments and attachments.
     socket.on("echo", |socket, msg| async move {
-        let emit = Emit {
-            data: msg.json().into(),
-            attachments: msg.binary().to_vec(),
-            volatile: false,
-        };
+        let emit = Emit::new(msg.json().to_owned()).with_attachments(msg.binary().to_vec());
         let _ = socket.emit_raw("echo", emit);
     });
 
     // Acknowledges with the event's own arguments.
     socket.on("ack-echo", |_socket, mut msg| async move {
         if let Some(ack) = msg.ack() {
-            let _ = ack.send_raw(args_of(&msg).into(), msg.binary().to_vec());
+            let _ = ack.send_args(msg.arguments());
         }
     });
 

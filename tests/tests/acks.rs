@@ -284,3 +284,61 @@ fn client_binary_event_with_ack_id() {
         .unwrap();
     assert_eq!(sim.take_sio_text(p), ["312[true]"]);
 }
+
+#[test]
+fn arguments_of_an_event_answer_it_unchanged_binary_included() {
+    let (mut sim, p, socket) = setup(true);
+    let sent = sio_core::socket::Packet::event(
+        "/",
+        ByteString::from_static(r#"["up",{"_placeholder":true,"num":0},"x"]"#),
+        Some(9),
+        vec![Bytes::from_static(&[1, 2, 3])],
+    );
+    sim.send_sio(p, &sent);
+    let packet = match sim.take_events().pop() {
+        Some(Event::Message { packet, .. }) => packet,
+        other => panic!("{other:?}"),
+    };
+    let args = sio_core::value::Args::of_event(&packet).unwrap();
+    assert_eq!(args.json(), r#"[{"_placeholder":true,"num":0},"x"]"#);
+    sim.cmd(|s, now| s.ack_args(now, socket, 9, args)).unwrap();
+    let answer = sim.take_sio(p);
+    assert_eq!(answer.len(), 1);
+    assert_eq!(answer[0].kind, PacketType::BinaryAck);
+    assert_eq!(
+        answer[0].data.as_deref(),
+        Some(r#"[{"_placeholder":true,"num":0},"x"]"#)
+    );
+    assert_eq!(answer[0].attachments, [Bytes::from_static(&[1, 2, 3])]);
+}
+
+#[test]
+fn serialized_data_skips_the_json_check_but_not_reserved_names_or_placeholders() {
+    let (mut sim, p, socket) = setup(true);
+    let sid = sim.server.socket_sid(socket).unwrap().clone();
+    let to = sio_core::server::Target::room("/", &sid);
+    // serde wrote it: sent.
+    let ok = Emit::from_args("fine", &(1, "two")).unwrap();
+    assert!(ok.is_serialized());
+    assert_eq!(sim.cmd(|s, now| s.emit(now, &to, &ok)), Ok(1));
+    // A reserved name is still refused.
+    let reserved = Emit::from_args("connect", &()).unwrap();
+    assert!(!reserved.is_serialized());
+    assert_eq!(
+        sim.cmd(|s, now| s.emit(now, &to, &reserved)),
+        Err(ServerError::InvalidEventData)
+    );
+    // Application data that looks like a placeholder of an attachment that is not there.
+    let fake = serde_json::json!({"_placeholder": true, "num": 3});
+    let bad = Emit::from_args("bin", &(fake.clone(), Bytes::from_static(b"z"))).unwrap();
+    assert_eq!(
+        sim.cmd(|s, now| s.emit(now, &to, &bad)),
+        Err(ServerError::InvalidEventData)
+    );
+    let bad_ack = sio_core::value::Args::new(&(fake, Bytes::from_static(b"z"))).unwrap();
+    sim.send_sio_text(p, r#"24["q"]"#);
+    assert_eq!(
+        sim.cmd(|s, now| s.ack_args(now, socket, 4, bad_ack)),
+        Err(ServerError::InvalidAckData)
+    );
+}

@@ -110,11 +110,10 @@ fn packets_queued_without_a_get_come_in_one_payload() {
 fn binary_from_the_server_is_base64_in_the_payload() {
     let mut sim = Sim::new(test_config(1));
     let p = manual_peer(&mut sim);
-    let emit = Emit {
-        data: ByteString::from_static(r#"["file",{"_placeholder":true,"num":0}]"#),
-        attachments: vec![Bytes::from_static(&[1, 2, 3, 4])],
-        volatile: false,
-    };
+    let emit = Emit::new(ByteString::from_static(
+        r#"["file",{"_placeholder":true,"num":0}]"#,
+    ))
+    .with_attachments(vec![Bytes::from_static(&[1, 2, 3, 4])]);
     sim.cmd(|s, now| s.emit(now, &Target::namespace("/"), &emit))
         .unwrap();
     let req = sim.poll(p);

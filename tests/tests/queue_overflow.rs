@@ -110,11 +110,8 @@ fn attachments_count_as_frames() {
     let mut sim = Sim::new(config());
     let (_, s) = idle_poller(&mut sim);
     sim.take_events();
-    let e = Emit {
-        data: r#"["b",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#.into(),
-        attachments: vec![Bytes::from_static(b"1"), Bytes::from_static(b"2")],
-        volatile: false,
-    };
+    let e = Emit::new(r#"["b",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#)
+        .with_attachments(vec![Bytes::from_static(b"1"), Bytes::from_static(b"2")]);
     // 3 frames, then 3 more: 6 > 5.
     assert_eq!(
         sim.cmd(|srv, now| srv.emit(now, &Target::namespace("/"), &e)),

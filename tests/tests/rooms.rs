@@ -280,11 +280,8 @@ fn broadcast_is_encoded_once_and_shared() {
 fn binary_broadcast_shares_the_attachments_too() {
     let mut r = setup();
     let att = sio_core::Bytes::from(vec![9u8; 64]);
-    let e = Emit {
-        data: r#"["bin",{"_placeholder":true,"num":0}]"#.into(),
-        attachments: vec![att.clone()],
-        volatile: false,
-    };
+    let e =
+        Emit::new(r#"["bin",{"_placeholder":true,"num":0}]"#).with_attachments(vec![att.clone()]);
     r.sim
         .cmd(|s, now| s.emit(now, &Target::namespace("/"), &e))
         .unwrap();
@@ -322,11 +319,8 @@ fn misuse_is_an_error() {
             "{data}"
         );
     }
-    let e = Emit {
-        data: r#"["bin",{"_placeholder":true,"num":1}]"#.into(),
-        attachments: vec![sio_core::Bytes::from_static(b"only one")],
-        volatile: false,
-    };
+    let e = Emit::new(r#"["bin",{"_placeholder":true,"num":1}]"#)
+        .with_attachments(vec![sio_core::Bytes::from_static(b"only one")]);
     assert!(r
         .sim
         .cmd(|s, now| s.emit(now, &Target::namespace("/"), &e))

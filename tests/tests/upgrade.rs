@@ -47,11 +47,10 @@ fn full_upgrade_flow() {
 
     // Packets for the client meanwhile wait for the WebSocket.
     emit_all(&mut sim, r#"["a"]"#);
-    let bin = Emit {
-        data: ByteString::from_static(r#"["b",{"_placeholder":true,"num":0}]"#),
-        attachments: vec![Bytes::from_static(b"\x01\x02")],
-        volatile: false,
-    };
+    let bin = Emit::new(ByteString::from_static(
+        r#"["b",{"_placeholder":true,"num":0}]"#,
+    ))
+    .with_attachments(vec![Bytes::from_static(b"\x01\x02")]);
     sim.cmd(|s, now| s.emit(now, &Target::namespace("/"), &bin))
         .unwrap();
     emit_all(&mut sim, r#"["c"]"#);

@@ -722,11 +722,9 @@ impl Server {
                 if uid == a.uid || !self.has_namespace(&nsp) {
                     return Ok(());
                 }
-                let emit = Emit {
-                    data,
-                    attachments,
-                    volatile,
-                };
+                // From another server: checked again.
+                let mut emit = Emit::new(data).with_attachments(attachments);
+                emit.volatile = volatile;
                 self.emit(now, &opts.target(&nsp), &emit)?;
             }
             AdapterMessage::Request { uid, nsp, request } => {
@@ -794,11 +792,7 @@ impl Server {
                 sel,
                 timeout,
             } => {
-                let emit = Emit {
-                    data,
-                    attachments,
-                    volatile: false,
-                };
+                let emit = Emit::new(data).with_attachments(attachments);
                 let bid = self.broadcast_with_ack(now, &sel.target(&nsp), &emit, timeout)?;
                 let count = self.broadcasts.get(&bid).map_or(0, |b| b.waiting.len());
                 respond(self, id.clone(), Response::ClientCount(count as u64));

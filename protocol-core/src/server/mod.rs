@@ -283,7 +283,12 @@ impl std::fmt::Display for ServerError {
 impl std::error::Error for ServerError {}
 
 /// An event to send: its JSON array (event name first) and binary attachments.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Built with [`Emit::new`] from JSON text, the core checks once per command that a client
+/// can decode it (an `Err` instead of a packet that would disconnect its recipients); built
+/// with [`Emit::from_args`], serde wrote it, so that check is skipped. Changing `data` of an
+/// `Emit` from `from_args` is the caller's responsibility.
+#[derive(Debug, Clone)]
 pub struct Emit {
     /// `["event", args...]`, with placeholders for the attachments.
     pub data: ByteString,
@@ -291,7 +296,19 @@ pub struct Emit {
     pub attachments: Vec<Bytes>,
     /// Drop it for recipients whose transport cannot take it at once.
     pub volatile: bool,
+    /// Written by [`crate::value::write_args`] with an event name that is not reserved.
+    serialized: bool,
 }
+
+impl PartialEq for Emit {
+    fn eq(&self, other: &Self) -> bool {
+        self.data == other.data
+            && self.attachments == other.attachments
+            && self.volatile == other.volatile
+    }
+}
+
+impl Eq for Emit {}
 
 impl Emit {
     /// An event from its JSON array text.
@@ -300,7 +317,19 @@ impl Emit {
             data: data.into(),
             attachments: Vec::new(),
             volatile: false,
+            serialized: false,
         }
+    }
+
+    /// With these binary attachments (the JSON has their placeholders).
+    pub fn with_attachments(mut self, attachments: Vec<Bytes>) -> Self {
+        self.attachments = attachments;
+        self
+    }
+
+    /// Whether serde wrote it ([`Emit::from_args`]), so that the core does not check it again.
+    pub fn is_serialized(&self) -> bool {
+        self.serialized
     }
 
     /// Serialize `args` with serde (see [`crate::value::write_args`] for the rules).
@@ -316,6 +345,8 @@ impl Emit {
             data: ByteString::from(data),
             attachments,
             volatile: false,
+            // A reserved name is refused by the check, as for any other source.
+            serialized: !crate::socket::RESERVED_EVENTS.contains(&event),
         })
     }
 
@@ -680,7 +711,7 @@ impl Server {
                         p.nsp.clone(),
                         ByteString::from_static(r#"{"message":"Invalid namespace"}"#),
                     );
-                    self.send_packet(now, session, &e.encode(), false);
+                    self.send_owned(now, session, e.encode(), false);
                     return;
                 }
                 let (auth, claim) = if self.offsets.is_some() {
@@ -1052,7 +1083,7 @@ impl Server {
         };
         let data = serde_json::to_string(&data).expect("object serializes");
         let packet = Packet::connect(pc.nsp, Some(ByteString::from(data)));
-        self.send_packet(now, pc.session, &packet.encode(), false);
+        self.send_owned(now, pc.session, packet.encode(), false);
         for p in replay.unwrap_or_default() {
             if !self.sockets.contains_key(&socket) {
                 break;
@@ -1096,7 +1127,7 @@ impl Server {
         }
         let json = serde_json::to_string(&ConnectError { message, data }).expect("serializes");
         let packet = Packet::connect_error(pc.nsp, ByteString::from(json));
-        self.send_packet(now, pc.session, &packet.encode(), false);
+        self.send_owned(now, pc.session, packet.encode(), false);
         Ok(())
     }
 
@@ -1127,7 +1158,7 @@ impl Server {
             Some((_, text)) => ByteString::from(recovery::append_offset(&emit.data, text)),
             None => emit.data.clone(),
         };
-        let encoded = self.encode_event(&target.nsp, data, &emit.attachments, None)?;
+        let encoded = self.encode_event(&target.nsp, data, emit, None)?;
         let recipients = self.recipients(target)?;
         let logged = match offset {
             Some((seq, _)) if !emit.volatile => Some((seq, Arc::new(encoded.clone()))),
@@ -1204,12 +1235,12 @@ impl Server {
         let (nsp, session) = (s.nsp.clone(), s.session);
         let ack = self.next_ack;
         self.next_ack += 1;
-        let encoded = self.encode_event(&nsp, emit.data.clone(), &emit.attachments, Some(ack))?;
+        let encoded = self.encode_event(&nsp, emit.data.clone(), emit, Some(ack))?;
         let deadline = now + timeout;
         self.acks
             .insert((socket, ack), AckWait::Single { deadline });
         self.timers.insert(deadline, TimerKey::Ack(socket, ack));
-        self.send_packet(now, session, &encoded, emit.volatile);
+        self.send_owned(now, session, encoded, emit.volatile);
         Ok(ack)
     }
 
@@ -1225,8 +1256,7 @@ impl Server {
         let ack = self.next_ack;
         self.next_ack += 1;
         let id = BroadcastAckId(ack);
-        let encoded =
-            self.encode_event(&target.nsp, emit.data.clone(), &emit.attachments, Some(ack))?;
+        let encoded = self.encode_event(&target.nsp, emit.data.clone(), emit, Some(ack))?;
         let recipients = self.recipients(target)?;
         let deadline = now + timeout;
         let mut waiting = BTreeSet::new();
@@ -1277,13 +1307,44 @@ impl Server {
         data: ByteString,
         attachments: Vec<Bytes>,
     ) -> Result<(), ServerError> {
+        self.send_ack(now, socket, id, data, attachments, false)
+    }
+
+    /// [`Server::ack`] with arguments serde wrote ([`crate::value::Args`]): they are not
+    /// checked again.
+    pub fn ack_args(
+        &mut self,
+        now: Millis,
+        socket: SocketId,
+        id: u64,
+        args: crate::value::Args,
+    ) -> Result<(), ServerError> {
+        let (data, attachments) = args.into_parts();
+        self.send_ack(now, socket, id, data, attachments, true)
+    }
+
+    fn send_ack(
+        &mut self,
+        now: Millis,
+        socket: SocketId,
+        id: u64,
+        data: ByteString,
+        attachments: Vec<Bytes>,
+        serialized: bool,
+    ) -> Result<(), ServerError> {
         let nsp = match (self.sockets.get(&socket), self.away.get(&socket)) {
             (Some(s), _) => s.nsp.clone(),
             (None, Some(a)) => a.nsp.clone(),
             (None, None) => return Err(ServerError::UnknownSocket(socket)),
         };
-        let encoded = Packet::ack(nsp, data, id, attachments).encode();
-        if !client_decodes(&encoded) {
+        let packet = Packet::ack(nsp, data, id, attachments);
+        let encoded = packet.encode();
+        let decodes = if serialized {
+            serialized_decodes(&packet)
+        } else {
+            client_decodes(&encoded)
+        };
+        if !decodes {
             return Err(ServerError::InvalidAckData);
         }
         if let Some(away) = self.away.get_mut(&socket) {
@@ -1296,7 +1357,7 @@ impl Server {
             let s = self.sockets.get_mut(&socket).expect("checked above");
             s.journal.answered(id, Arc::new(encoded.clone()), epoch);
         }
-        self.send_packet(now, session, &encoded, false);
+        self.send_owned(now, session, encoded, false);
         Ok(())
     }
 
@@ -1378,7 +1439,7 @@ impl Server {
             let Some(nsp) = self.sockets.get(&t).map(|s| s.nsp.clone()) else {
                 continue;
             };
-            self.send_packet(now, session, &Packet::disconnect(nsp).encode(), false);
+            self.send_owned(now, session, Packet::disconnect(nsp).encode(), false);
             self.remove_socket(now, t, DisconnectReason::ServerNamespaceDisconnect);
         }
         if close_connection {
@@ -1478,12 +1539,17 @@ impl Server {
         &self,
         nsp: &ByteString,
         data: ByteString,
-        attachments: &[Bytes],
+        emit: &Emit,
         ack: Option<u64>,
     ) -> Result<Encoded, ServerError> {
-        let packet = Packet::event(nsp.clone(), data, ack, attachments.to_vec());
+        let packet = Packet::event(nsp.clone(), data, ack, emit.attachments.clone());
         let encoded = packet.encode();
-        if !client_decodes(&encoded) {
+        let decodes = if emit.serialized {
+            serialized_decodes(&packet)
+        } else {
+            client_decodes(&encoded)
+        };
+        if !decodes {
             return Err(ServerError::InvalidEventData);
         }
         Ok(encoded)
@@ -1498,6 +1564,13 @@ impl Server {
         volatile: bool,
     ) -> bool {
         let r = self.engine.send(now, session, e.frames(), volatile);
+        self.pump(now);
+        matches!(r, Ok(true))
+    }
+
+    /// [`Server::send_packet`] for a packet sent to one session only.
+    fn send_owned(&mut self, now: Millis, session: SessionId, e: Encoded, volatile: bool) -> bool {
+        let r = self.engine.send(now, session, e.into_frames(), volatile);
         self.pump(now);
         matches!(r, Ok(true))
     }
@@ -1557,6 +1630,18 @@ impl Server {
             self.pids.remove(pid);
         }
     }
+}
+
+/// Whether a client can decode a packet whose JSON serde wrote ([`Emit::from_args`],
+/// [`crate::value::Args`]): only the placeholders of a binary packet remain to be checked (the
+/// application's data could hold an object that looks like one).
+fn serialized_decodes(packet: &Packet) -> bool {
+    let count = packet.attachments.len();
+    count == 0
+        || packet
+            .data
+            .as_ref()
+            .is_some_and(|d| crate::value::check_placeholders(d.as_bytes(), count).is_ok())
 }
 
 /// Whether a client can decode `encoded` (its JSON, event name and placeholders), checked

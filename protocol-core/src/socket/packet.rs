@@ -192,6 +192,12 @@ impl Encoded {
             .chain(self.attachments.iter().cloned().map(Frame::Binary))
     }
 
+    /// The Engine.IO frames of this packet, in sending order, taking it apart (no copy).
+    pub fn into_frames(self) -> impl Iterator<Item = Frame> {
+        std::iter::once(Frame::Text(self.text))
+            .chain(self.attachments.into_iter().map(Frame::Binary))
+    }
+
     /// The number of frames (1 + attachments).
     pub fn frame_count(&self) -> usize {
         1 + self.attachments.len()
@@ -445,6 +451,41 @@ pub fn event_name_of(json: &str) -> Option<Cow<'_, str>> {
         Ok(Some(First::Number(n))) => Some(Cow::Owned(n)),
         _ => None,
     }
+}
+
+/// The arguments of an event's JSON array, the elements after its name, as a JSON array of
+/// their own: `["a",1,{}]` gives `[1,{}]`. `None` when `json` is not a JSON array with a first
+/// element.
+pub fn event_args_of(json: &str) -> Option<String> {
+    let b = json.as_bytes();
+    // Fast path: `["name",` or `["name"]` without escapes or spaces, as every client sends it.
+    if b.len() > 2 && b[0] == b'[' && b[1] == b'"' {
+        if let Some(end) = b[2..].iter().position(|&c| c == b'"' || c == b'\\') {
+            let after = 2 + end + 1;
+            match (b[2 + end], b.get(after)) {
+                (b'"', Some(b',')) => {
+                    let mut out = String::with_capacity(json.len() - after);
+                    out.push('[');
+                    out.push_str(&json[after + 1..]);
+                    return Some(out);
+                }
+                (b'"', Some(b']')) if after + 1 == b.len() => return Some("[]".to_owned()),
+                _ => {}
+            }
+        }
+    }
+    let all: Vec<&serde_json::value::RawValue> = serde_json::from_str(json).ok()?;
+    let (_, args) = all.split_first()?;
+    let mut out = String::with_capacity(json.len());
+    out.push('[');
+    for (i, v) in args.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(v.get());
+    }
+    out.push(']');
+    Some(out)
 }
 
 enum First<'a> {
@@ -1005,5 +1046,27 @@ mod tests {
         let wire = bs(r#"2/chat,["a"]"#);
         let (p, _) = Packet::decode(&wire, &Limits::DEFAULT).unwrap();
         assert_eq!(p.nsp.as_bytes().as_ptr(), wire.as_bytes()[1..].as_ptr());
+    }
+
+    #[test]
+    fn event_args_drop_the_name() {
+        assert_eq!(
+            event_args_of(r#"["a",1,{"b":[2]}]"#).as_deref(),
+            Some(r#"[1,{"b":[2]}]"#)
+        );
+        assert_eq!(event_args_of(r#"["a"]"#).as_deref(), Some("[]"));
+        // Escapes, spaces and numeric names take the slow path, same answer.
+        assert_eq!(
+            event_args_of(r#"["a\"b", 1 ,"c"]"#).as_deref(),
+            Some(r#"[1,"c"]"#)
+        );
+        assert_eq!(
+            event_args_of(r#"[ "a" , true ]"#).as_deref(),
+            Some("[true]")
+        );
+        assert_eq!(event_args_of(r#"[7,"x"]"#).as_deref(), Some(r#"["x"]"#));
+        assert_eq!(event_args_of(r#"["a" ]"#).as_deref(), Some("[]"));
+        assert_eq!(event_args_of("[]"), None);
+        assert_eq!(event_args_of("{}"), None);
     }
 }

@@ -210,7 +210,7 @@ impl ClientDriver {
             }
             Transmit::Ws { ws, .. } | Transmit::WsClose { ws } => {
                 if let Some(o) = self.lock().outboxes.get(&ws) {
-                    o.notify.notify_one();
+                    o.wake();
                 }
             }
         }
@@ -519,12 +519,12 @@ impl Inner {
             }
             Transmit::Ws { ws, frame } => {
                 if let Some(o) = self.outboxes.get(ws) {
-                    o.push(frame.clone());
+                    o.push(crate::ws::Messages::default().convert(frame.clone()));
                 }
             }
             Transmit::WsClose { ws } => {
                 if let Some(o) = self.outboxes.remove(ws) {
-                    o.close();
+                    let _ = o.close();
                     // Keep it reachable for the wake-up in `transmit`.
                     self.outboxes.insert(*ws, o);
                 }

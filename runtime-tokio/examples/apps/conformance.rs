@@ -29,11 +29,7 @@ fn echo(socket: &SocketRef, msg: &Message, event: &str) {
         sep,
         &args[1..]
     );
-    let emit = Emit {
-        data: data.into(),
-        attachments: msg.binary().to_vec(),
-        volatile: false,
-    };
+    let emit = Emit::new(data).with_attachments(msg.binary().to_vec());
     let _ = socket.emit_raw(event, emit);
 }
 

@@ -10,8 +10,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde_json::value::RawValue;
-use sio_runtime::{Message, SocketIo};
+use sio_runtime::SocketIo;
 
 /// What the handlers need of the runtime: a task for the broadcast timer, and its sleeps.
 pub trait BenchRuntime: 'static {
@@ -44,7 +43,7 @@ impl BenchRuntime for sio_async_std::AsyncStd {
 /// How `echo` builds its answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EchoMode {
-    /// Split the raw JSON array and answer with its arguments as they came (no values built).
+    /// Answer with the arguments as they came (`Message::arguments`: no values built).
     Raw,
     /// Deserialize the first argument into a `serde_json::Value` and serialize it back (what
     /// a typed handler does; socketioxide's `Data<Value>` does the same).
@@ -57,21 +56,6 @@ pub fn micros() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_micros() as u64)
         .unwrap_or(0)
-}
-
-/// The arguments of an event (its JSON array without the event name), as a JSON array.
-pub fn args_json(msg: &Message) -> String {
-    let all: Vec<&RawValue> = serde_json::from_str(msg.json()).unwrap_or_default();
-    let mut out = String::with_capacity(msg.json().len());
-    out.push('[');
-    for (i, v) in all.iter().skip(1).enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(v.get());
-    }
-    out.push(']');
-    out
 }
 
 /// Emit `count` ticks to `room`, one every `interval_ms` (on a fixed schedule: a late tick
@@ -93,7 +77,7 @@ pub fn install<R: BenchRuntime>(io: &SocketIo<R>, mode: EchoMode) {
         socket.on("echo", move |_socket, mut msg| async move {
             let Some(ack) = msg.ack() else { return };
             let _ = match mode {
-                EchoMode::Raw => ack.send_raw(args_json(&msg).into(), msg.binary().to_vec()),
+                EchoMode::Raw => ack.send_args(msg.arguments()),
                 EchoMode::Typed => {
                     let v: serde_json::Value = msg.args().unwrap_or_default();
                     ack.send(&v)
