@@ -136,11 +136,11 @@ pub(crate) type BroadcastAckResult = (Vec<(SocketId, Packet)>, bool);
 #[derive(Default)]
 pub(crate) struct Dispatch {
     wake: SmallVec<[Arc<Outbox>; 2]>,
-    http: Vec<(oneshot::Sender<HttpResponse>, HttpResponse)>,
+    http: SmallVec<[(oneshot::Sender<HttpResponse>, HttpResponse); 1]>,
     /// Responses to requests nobody waits for yet (the caller's own request).
     pub(crate) unclaimed: Vec<(RequestId, HttpResponse)>,
     events: SmallVec<[(Event, Option<Arc<crate::socket::SocketState>>); 1]>,
-    acks: Vec<(oneshot::Sender<AckResult>, AckResult)>,
+    acks: SmallVec<[(oneshot::Sender<AckResult>, AckResult); 1]>,
     broadcast_acks: Vec<(oneshot::Sender<BroadcastAckResult>, BroadcastAckResult)>,
     timer_changed: bool,
     /// Cluster outputs (see `crate::adapter`).

@@ -157,7 +157,11 @@ impl<Rt: RuntimeKind> SocketIo<Rt> {
                 let svc =
                     hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
                         let io = io.clone();
-                        req.extensions_mut().insert(RemoteAddr(addr));
+                        // Only a request that opens a session needs the address (its
+                        // handshake data); inserting the first extension allocates.
+                        if !req.uri().query().is_some_and(|q| q.contains("sid=")) {
+                            req.extensions_mut().insert(RemoteAddr(addr));
+                        }
                         async move {
                             if io.matches(req.uri().path()) {
                                 Ok::<_, Infallible>(io.handle(req).await)
@@ -274,11 +278,13 @@ impl Http {
         B::Error: Into<BoxError>,
     {
         let driver = self.driver.clone();
-        let query = req.uri().query().unwrap_or("").to_owned();
+        // The URI's parts are shared bytes: a copy of it costs no allocation.
+        let uri = req.uri().clone();
+        let query = uri.query().unwrap_or("");
         // The handshake data is made only for the request that opens a session.
         let handshake = |headers: &HeaderMap, extensions: &http::Extensions| {
             let remote = extensions.get::<RemoteAddr>().map(|a| a.0.to_string());
-            handshake_of(&query, headers, remote)
+            handshake_of(query, headers, remote)
         };
         if is_websocket_upgrade(req.headers()) {
             let Some(key) = req.headers().get(header::SEC_WEBSOCKET_KEY).cloned() else {
@@ -288,7 +294,7 @@ impl Http {
             let outbox = Arc::new(Outbox::default());
             let opened = driver.run(|inner, now| {
                 inner.outboxes.insert(ws, outbox.clone());
-                let r = inner.core.handle_ws_open(now, ws, &query, || {
+                let r = inner.core.handle_ws_open(now, ws, query, || {
                     handshake(req.headers(), req.extensions())
                 });
                 if r.is_err() {
@@ -357,7 +363,7 @@ impl Http {
         let (tx, rx) = oneshot::channel();
         driver.run(|inner, now| {
             inner.http.insert(id, tx);
-            inner.core.handle_http(now, id, method, &query, body, || {
+            inner.core.handle_http(now, id, method, query, body, || {
                 handshake(&parts.headers, &parts.extensions)
             });
         });

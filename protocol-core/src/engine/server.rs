@@ -334,8 +334,22 @@ struct Query<'a> {
 impl<'a> Query<'a> {
     fn parse(query: &'a str) -> Self {
         let mut q = Query::default();
-        for pair in query.trim_start_matches('?').split('&') {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let query = query.trim_start_matches('?');
+        let b = query.as_bytes();
+        let mut start = 0;
+        // One pass over the bytes (cheaper than `split` and `split_once` for these short
+        // strings); every cut is at an ASCII `&` or `=`, so at a char boundary.
+        while start <= b.len() {
+            let end = b[start..]
+                .iter()
+                .position(|&c| c == b'&')
+                .map_or(b.len(), |i| start + i);
+            let pair = &query[start..end];
+            start = end + 1;
+            let (k, v) = match pair.as_bytes().iter().position(|&c| c == b'=') {
+                Some(i) => (&pair[..i], &pair[i + 1..]),
+                None => (pair, ""),
+            };
             match k {
                 "EIO" if q.eio.is_none() => q.eio = Some(v),
                 "transport" if q.transport.is_none() => q.transport = Some(v),
