@@ -69,9 +69,15 @@ impl Runtime for AsyncStd {
             // from hyper, with what hyper read past the request, and run the WebSocket on it.
             match upgraded.downcast::<FuturesIo<TcpStream>>() {
                 Ok(parts) => {
+                    // Copy out what hyper read ahead and drop its buffer now: the bytes are a
+                    // view of hyper's whole read buffer (8 KiB), which would otherwise live as
+                    // long as the connection.
+                    let hyper::upgrade::Parts { io, read_buf, .. } = parts;
+                    let ahead = read_buf.to_vec();
+                    drop(read_buf);
                     let stream = WebSocketStream::from_partially_read(
-                        parts.io.into_inner(),
-                        parts.read_buf.to_vec(),
+                        io.into_inner(),
+                        ahead,
                         Role::Server,
                         Some(config),
                     )

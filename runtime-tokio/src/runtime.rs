@@ -63,9 +63,15 @@ impl Runtime for Tokio {
             // socket itself. Mounted in another server, it is whatever that server gave hyper.
             match upgraded.downcast::<TokioIo<TcpStream>>() {
                 Ok(parts) => {
+                    // Copy out what hyper read ahead and drop its buffer now: the bytes are a
+                    // view of hyper's whole read buffer (8 KiB), which would otherwise live as
+                    // long as the connection.
+                    let hyper::upgrade::Parts { io, read_buf, .. } = parts;
+                    let ahead = read_buf.to_vec();
+                    drop(read_buf);
                     let stream = WebSocketStream::from_partially_read(
-                        parts.io.into_inner(),
-                        parts.read_buf.to_vec(),
+                        io.into_inner(),
+                        ahead,
                         Role::Server,
                         Some(config),
                     )
