@@ -7,7 +7,7 @@
 #   bash bench/run.sh          # full: 3 runs of each cell, ~15 min
 #   bash bench/run.sh quick    # 1 shorter run, ~3 min; writes bench/results/quick.{md,svg} only
 #
-# Overrides: REPS=n, SERVERS="floor sio sio-async-std socketioxide node", SCENARIOS="connect-1000 echo ...".
+# Overrides: REPS=n, SERVERS="floor sio sio-1thread sio-async-std socketioxide node", SCENARIOS="connect-1000 echo ...".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,7 +51,7 @@ else
   SECONDS_ECHO=3
   TICKS=200
 fi
-SERVERS="${SERVERS:-floor sio sio-async-std socketioxide node}"
+SERVERS="${SERVERS:-floor sio sio-1thread sio-async-std socketioxide node}"
 
 SERVER_PID=""
 start_server() { # name port
