@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures_util::task::AtomicWaker;
@@ -125,7 +125,6 @@ pub(crate) struct Inner {
     pub(crate) acks: FxHashMap<(SocketId, u64), oneshot::Sender<AckResult>>,
     pub(crate) broadcast_acks: FxHashMap<BroadcastAckId, oneshot::Sender<BroadcastAckResult>>,
     pub(crate) sockets: FxHashMap<SocketId, Arc<crate::socket::SocketState>>,
-    next_id: u64,
     timer_at: Option<u64>,
 }
 
@@ -137,8 +136,9 @@ pub(crate) type BroadcastAckResult = (Vec<(SocketId, Packet)>, bool);
 pub(crate) struct Dispatch {
     wake: SmallVec<[Arc<Outbox>; 2]>,
     http: SmallVec<[(oneshot::Sender<HttpResponse>, HttpResponse); 1]>,
-    /// Responses to requests nobody waits for yet (the caller's own request).
-    pub(crate) unclaimed: Vec<(RequestId, HttpResponse)>,
+    /// Responses to requests nobody waits for yet: the caller's own request, answered at
+    /// once (see [`Driver::run_then`]).
+    pub(crate) unclaimed: SmallVec<[(RequestId, HttpResponse); 1]>,
     events: SmallVec<[(Event, Option<Arc<crate::socket::SocketState>>); 1]>,
     acks: SmallVec<[(oneshot::Sender<AckResult>, AckResult); 1]>,
     broadcast_acks: Vec<(oneshot::Sender<BroadcastAckResult>, BroadcastAckResult)>,
@@ -152,6 +152,7 @@ pub(crate) struct Driver {
     inner: Mutex<Inner>,
     timer: Arc<Notify>,
     start: Instant,
+    next_id: AtomicU64,
     pub(crate) app: App,
     pub(crate) rt: Arc<dyn Runtime>,
 }
@@ -166,11 +167,11 @@ impl Driver {
                 acks: FxHashMap::default(),
                 broadcast_acks: FxHashMap::default(),
                 sockets: FxHashMap::default(),
-                next_id: 0,
                 timer_at: None,
             }),
             timer: Arc::new(Notify::new()),
             start: Instant::now(),
+            next_id: AtomicU64::new(0),
             app,
             rt,
         });
@@ -228,10 +229,26 @@ impl Driver {
         }
     }
 
+    /// A fresh id for a WebSocket or an HTTP request (no lock).
     pub(crate) fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Run `f` on the core and drain, then `then` with the lock still held and the dispatch
+    /// (to take from it what the caller answers itself), then perform the rest.
+    pub(crate) fn run_then<R, S>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut Inner, u64) -> R,
+        then: impl FnOnce(&mut Inner, &mut Dispatch, R) -> S,
+    ) -> S {
+        let now = self.now();
         let mut inner = self.lock();
-        inner.next_id += 1;
-        inner.next_id
+        let r = f(&mut inner, now);
+        let mut d = inner.drain();
+        let s = then(&mut inner, &mut d, r);
+        drop(inner);
+        self.perform(d);
+        s
     }
 }
 

@@ -360,13 +360,28 @@ impl Http {
             Bytes::new()
         };
         let id = RequestId(driver.next_id());
-        let (tx, rx) = oneshot::channel();
-        driver.run(|inner, now| {
-            inner.http.insert(id, tx);
-            inner.core.handle_http(now, id, method, query, body, || {
-                handshake(&parts.headers, &parts.extensions)
-            });
-        });
+        // Most requests are answered at once (a POST, a GET with packets waiting, an error):
+        // taken from this very dispatch; only a request the core parks waits on a channel,
+        // registered under the same lock, so that no answer can slip in between.
+        let answered = driver.run_then(
+            |inner, now| {
+                inner.core.handle_http(now, id, method, query, body, || {
+                    handshake(&parts.headers, &parts.extensions)
+                });
+            },
+            |inner, d, ()| match d.unclaimed.iter().position(|(r, _)| *r == id) {
+                Some(i) => Ok(d.unclaimed.swap_remove(i).1),
+                None => {
+                    let (tx, rx) = oneshot::channel();
+                    inner.http.insert(id, tx);
+                    Err(rx)
+                }
+            },
+        );
+        let rx = match answered {
+            Ok(r) => return engine_response(r),
+            Err(rx) => rx,
+        };
         // Dropped before the answer (the client went away): the request was aborted.
         let guard = AbortGuard {
             driver: driver.clone(),
