@@ -377,3 +377,66 @@ pub(crate) async fn timer_task<T: Timed>(driver: std::sync::Weak<T>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use std::task::{Context, Poll, Wake, Waker};
+
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn text(s: &'static str) -> Message {
+        Message::Text(s.into())
+    }
+
+    #[test]
+    fn an_outbox_asks_for_a_wake_up_only_when_it_stops_being_empty() {
+        let o = Outbox::default();
+        assert!(o.push(text("a")));
+        assert!(!o.push(text("b")));
+        let mut got = Vec::new();
+        assert!(!o.take(&mut got));
+        assert_eq!(got, [text("a"), text("b")]);
+        // Nothing new: nothing taken.
+        assert!(!o.take(&mut got));
+        assert_eq!(got.len(), 2);
+        assert!(o.push(text("c")));
+        assert!(!o.close());
+        got.clear();
+        assert!(o.take(&mut got));
+        assert_eq!(got, [text("c")]);
+    }
+
+    #[test]
+    fn the_task_serving_an_outbox_is_not_woken_for_it() {
+        let o = Outbox::default();
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        assert_eq!(o.poll_ready(&mut cx), Poll::Pending);
+        serving(&o, || {
+            assert!(o.push(text("own")));
+            o.wake();
+        });
+        assert_eq!(count.0.load(Ordering::SeqCst), 0);
+        // Ready all the same: the serving task looks right after.
+        assert_eq!(o.poll_ready(&mut cx), Poll::Ready(()));
+        let mut got = Vec::new();
+        o.take(&mut got);
+        // Another outbox served on this thread does not hide this one.
+        let other = Outbox::default();
+        assert_eq!(o.poll_ready(&mut cx), Poll::Pending);
+        serving(&other, || {
+            assert!(o.push(text("from elsewhere")));
+            o.wake();
+        });
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+    }
+}

@@ -171,3 +171,31 @@ impl Messages {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ptr(m: &Message) -> *const u8 {
+        match m {
+            Message::Text(t) => t.as_str().as_ptr(),
+            _ => panic!("{m:?}"),
+        }
+    }
+
+    #[test]
+    fn a_shared_text_becomes_one_shared_message() {
+        let mut m = Messages::default();
+        let shared = ByteString::from("42[\"tick\",1]".to_owned());
+        let a = m.convert(Frame::Text(shared.clone()));
+        let b = m.convert(Frame::Text(shared.clone()));
+        assert_eq!(ptr(&a), ptr(&b));
+        assert_eq!(a, Message::Text("42[\"tick\",1]".into()));
+        // Equal text elsewhere is its own message, with its own bytes.
+        let other = m.convert(Frame::Text(ByteString::from("42[\"tick\",1]".to_owned())));
+        assert_eq!(other, a);
+        assert_ne!(ptr(&other), ptr(&a));
+        let bin = m.convert(Frame::Binary(Bytes::from_static(b"\x01")));
+        assert_eq!(bin, Message::Binary(Bytes::from_static(b"\x01")));
+    }
+}
