@@ -936,24 +936,13 @@ impl Fuzz {
                 if let Some(s) = except_socket.and_then(|i| self.pick_socket(i)) {
                     target = target.except_socket(s);
                 }
-                let emit = if binary {
-                    {
-                        let mut e =
-                            Emit::new(ByteString::from(format!(r#"["bin",{}]"#, placeholders(2))))
-                                .with_attachments(vec![
-                                    Bytes::from_static(b"\x00\x01"),
-                                    Bytes::new(),
-                                ]);
-                        e.volatile = volatile;
-                        e
-                    }
+                let mut emit = if binary {
+                    Emit::new(ByteString::from(format!(r#"["bin",{}]"#, placeholders(2))))
+                        .with_attachments(vec![Bytes::from_static(b"\x00\x01"), Bytes::new()])
                 } else {
-                    {
-                        let mut e = Emit::new(r#"["e",{"k":[1,"two"]}]"#);
-                        e.volatile = volatile;
-                        e
-                    }
+                    Emit::new(r#"["e",{"k":[1,"two"]}]"#)
                 };
+                emit.volatile = volatile;
                 let _ = self.server.emit(self.now, &target, &emit);
                 Cause::Command(None)
             }
@@ -970,11 +959,8 @@ impl Fuzz {
                 volatile,
             } => {
                 if let Some(s) = self.pick_socket(socket) {
-                    let emit = {
-                        let mut e = Emit::new(r#"["q"]"#);
-                        e.volatile = volatile;
-                        e
-                    };
+                    let mut emit = Emit::new(r#"["q"]"#);
+                    emit.volatile = volatile;
                     let _ =
                         self.server
                             .emit_with_ack(self.now, s, &emit, u64::from(timeout % 2000));

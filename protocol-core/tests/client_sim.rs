@@ -73,13 +73,21 @@ impl ServerApp for AppLog {
                         let emit =
                             Emit::new(data.clone()).with_attachments(packet.attachments.clone());
                         server.emit(now, &Target::room(&nsp, &sid), &emit).unwrap();
-                        ack(server, args_of(&data), packet.attachments.clone());
+                        ack(
+                            server,
+                            sio_core::socket::event_args_of(&data).unwrap(),
+                            packet.attachments.clone(),
+                        );
                     }
                     "noack" => {}
                     // Acknowledged on every third receipt only.
                     "flaky" if !n.is_multiple_of(3) => {}
                     "kick" => server.disconnect(now, socket, false).unwrap(),
-                    _ => ack(server, args_of(&data), vec![]),
+                    _ => ack(
+                        server,
+                        sio_core::socket::event_args_of(&data).unwrap(),
+                        vec![],
+                    ),
                 }
             }
             _ => {}
@@ -120,11 +128,6 @@ const WEBSOCKET: &[TransportKind] = &[TransportKind::WebSocket];
 const UPGRADE: &[TransportKind] = &[TransportKind::Polling, TransportKind::WebSocket];
 
 /// The arguments of an event's data, without its name, as a JSON array text.
-fn args_of(data: &str) -> String {
-    let v: Vec<Box<serde_json::value::RawValue>> = serde_json::from_str(data).unwrap();
-    let parts: Vec<&str> = v[1..].iter().map(|r| r.get()).collect();
-    format!("[{}]", parts.join(","))
-}
 impl Sim {
     fn new(config: ServerConfig) -> Self {
         support::Sim::with_app(new_server(config), AppLog::default())

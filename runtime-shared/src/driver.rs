@@ -199,11 +199,21 @@ impl Driver {
 
     /// Run `f` on the core and drain, returning what to perform later.
     pub(crate) fn run_deferred<R>(&self, f: impl FnOnce(&mut Inner, u64) -> R) -> (R, Dispatch) {
+        self.run_deferred_then(f, |_, _, r| r)
+    }
+
+    /// [`Driver::run_deferred`], then `then` with the lock still held.
+    fn run_deferred_then<R, S>(
+        &self,
+        f: impl FnOnce(&mut Inner, u64) -> R,
+        then: impl FnOnce(&mut Inner, &mut Dispatch, R) -> S,
+    ) -> (S, Dispatch) {
         let now = self.now();
         let mut inner = self.lock();
         let r = f(&mut inner, now);
-        let d = inner.drain();
-        (r, d)
+        let mut d = inner.drain();
+        let s = then(&mut inner, &mut d, r);
+        (s, d)
     }
 
     /// Perform a dispatch: wake writers, answer requests, run handlers.
@@ -241,12 +251,7 @@ impl Driver {
         f: impl FnOnce(&mut Inner, u64) -> R,
         then: impl FnOnce(&mut Inner, &mut Dispatch, R) -> S,
     ) -> S {
-        let now = self.now();
-        let mut inner = self.lock();
-        let r = f(&mut inner, now);
-        let mut d = inner.drain();
-        let s = then(&mut inner, &mut d, r);
-        drop(inner);
+        let (s, d) = self.run_deferred_then(f, then);
         self.perform(d);
         s
     }

@@ -310,26 +310,23 @@ fn run_handlers(driver: &Arc<Driver>, event: Event, state: Option<Arc<SocketStat
                     return;
                 }
             }
-            let all = any
+            let mut all = any
                 .iter()
                 .flat_map(|a| a.iter())
-                .chain(handlers.iter().flat_map(|h| h.iter()));
-            let count =
-                any.as_ref().map_or(0, |a| a.len()) + handlers.as_ref().map_or(0, |h| h.len());
-            if count == 0 {
+                .chain(handlers.iter().flat_map(|h| h.iter()))
+                .peekable();
+            if all.peek().is_none() {
                 tracing::debug!(event = %message.event(), socket = %s.state.sid, "no listener for event");
                 return;
             }
             // The last listener gets the socket and the message themselves, the others copies.
-            let mut last = Some((s, message));
-            for (i, h) in all.enumerate() {
-                let (s, m) = if i + 1 == count {
-                    last.take().expect("taken once, by the last")
+            while let Some(h) = all.next() {
+                if all.peek().is_some() {
+                    crate::rt::start(&*driver.rt, h(s.clone(), message.clone()));
                 } else {
-                    let (s, m) = last.as_ref().expect("not taken yet");
-                    (s.clone(), m.clone())
-                };
-                crate::rt::start(&*driver.rt, h(s, m));
+                    crate::rt::start(&*driver.rt, h(s, message));
+                    break;
+                }
             }
         }
         Event::Disconnecting { socket, reason, .. } => {

@@ -159,7 +159,11 @@ impl<Rt: RuntimeKind> SocketIo<Rt> {
                         let io = io.clone();
                         // Only a request that opens a session needs the address (its
                         // handshake data); inserting the first extension allocates.
-                        if !req.uri().query().is_some_and(|q| q.contains("sid=")) {
+                        let has_sid = req
+                            .uri()
+                            .query()
+                            .is_some_and(|q| q.starts_with("sid=") || q.contains("&sid="));
+                        if !has_sid {
                             req.extensions_mut().insert(RemoteAddr(addr));
                         }
                         async move {

@@ -385,23 +385,7 @@ impl Server {
         rooms: &[ByteString],
         local: bool,
     ) -> Result<(), ServerError> {
-        for s in self.recipients(target)? {
-            for r in rooms {
-                self.join(s, r)?;
-            }
-        }
-        if !local {
-            let sel = self.selector(target);
-            self.publish(|uid| AdapterMessage::Request {
-                uid: uid.clone(),
-                nsp: target.nsp.clone(),
-                request: Request::Join {
-                    sel,
-                    rooms: rooms.to_vec(),
-                },
-            });
-        }
-        Ok(())
+        self.sockets_rooms(target, rooms, local, true)
     }
 
     /// The selected sockets of the cluster leave `rooms` (local ones at once).
@@ -411,20 +395,37 @@ impl Server {
         rooms: &[ByteString],
         local: bool,
     ) -> Result<(), ServerError> {
+        self.sockets_rooms(target, rooms, local, false)
+    }
+
+    fn sockets_rooms(
+        &mut self,
+        target: &Target,
+        rooms: &[ByteString],
+        local: bool,
+        join: bool,
+    ) -> Result<(), ServerError> {
         for s in self.recipients(target)? {
             for r in rooms {
-                self.leave(s, r)?;
+                if join {
+                    self.join(s, r)?;
+                } else {
+                    self.leave(s, r)?;
+                }
             }
         }
         if !local {
             let sel = self.selector(target);
+            let rooms = rooms.to_vec();
+            let request = if join {
+                Request::Join { sel, rooms }
+            } else {
+                Request::Leave { sel, rooms }
+            };
             self.publish(|uid| AdapterMessage::Request {
                 uid: uid.clone(),
                 nsp: target.nsp.clone(),
-                request: Request::Leave {
-                    sel,
-                    rooms: rooms.to_vec(),
-                },
+                request,
             });
         }
         Ok(())

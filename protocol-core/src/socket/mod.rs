@@ -4,4 +4,6 @@ pub mod binary;
 pub mod packet;
 
 pub use binary::Decoder;
-pub use packet::{DecodeError, Encoded, Packet, PacketType, DEFAULT_NAMESPACE, RESERVED_EVENTS};
+pub use packet::{
+    event_args_of, DecodeError, Encoded, Packet, PacketType, DEFAULT_NAMESPACE, RESERVED_EVENTS,
+};

@@ -436,14 +436,8 @@ impl Packet {
 
 /// The first element of an event's JSON array, when it is a string or a number.
 pub fn event_name_of(json: &str) -> Option<Cow<'_, str>> {
-    let b = json.as_bytes();
-    // Fast path: `["name"` without escapes, as every client sends it.
-    if b.len() > 2 && b[0] == b'[' && b[1] == b'"' {
-        if let Some(end) = b[2..].iter().position(|&c| c == b'"' || c == b'\\') {
-            if b[2 + end] == b'"' {
-                return Some(Cow::Borrowed(&json[2..2 + end]));
-            }
-        }
+    if let Some(end) = plain_name_end(json.as_bytes()) {
+        return Some(Cow::Borrowed(&json[2..end]));
     }
     let mut de = serde_json::Deserializer::from_str(json);
     match de::Deserializer::deserialize_seq(&mut de, FirstElem) {
@@ -453,25 +447,35 @@ pub fn event_name_of(json: &str) -> Option<Cow<'_, str>> {
     }
 }
 
+/// Where the closing quote of the name is when `json` starts `["name"` with no escape in the
+/// name (as every client sends it): the fast path of [`event_name_of`] and [`event_args_of`].
+fn plain_name_end(b: &[u8]) -> Option<usize> {
+    if b.len() > 2 && b[0] == b'[' && b[1] == b'"' {
+        let end = 2 + b[2..].iter().position(|&c| c == b'"' || c == b'\\')?;
+        if b[end] == b'"' {
+            return Some(end);
+        }
+    }
+    None
+}
+
 /// The arguments of an event's JSON array, the elements after its name, as a JSON array of
 /// their own: `["a",1,{}]` gives `[1,{}]`. `None` when `json` is not a JSON array with a first
 /// element.
 pub fn event_args_of(json: &str) -> Option<String> {
     let b = json.as_bytes();
-    // Fast path: `["name",` or `["name"]` without escapes or spaces, as every client sends it.
-    if b.len() > 2 && b[0] == b'[' && b[1] == b'"' {
-        if let Some(end) = b[2..].iter().position(|&c| c == b'"' || c == b'\\') {
-            let after = 2 + end + 1;
-            match (b[2 + end], b.get(after)) {
-                (b'"', Some(b',')) => {
-                    let mut out = String::with_capacity(json.len() - after);
-                    out.push('[');
-                    out.push_str(&json[after + 1..]);
-                    return Some(out);
-                }
-                (b'"', Some(b']')) if after + 1 == b.len() => return Some("[]".to_owned()),
-                _ => {}
+    // Fast path: `["name",` or `["name"]` without spaces, as every client sends it.
+    if let Some(end) = plain_name_end(b) {
+        let after = end + 1;
+        match b.get(after) {
+            Some(b',') => {
+                let mut out = String::with_capacity(json.len() - after);
+                out.push('[');
+                out.push_str(&json[after + 1..]);
+                return Some(out);
             }
+            Some(b']') if after + 1 == b.len() => return Some("[]".to_owned()),
+            _ => {}
         }
     }
     let all: Vec<&serde_json::value::RawValue> = serde_json::from_str(json).ok()?;
@@ -1055,6 +1059,11 @@ mod tests {
             Some(r#"[1,{"b":[2]}]"#)
         );
         assert_eq!(event_args_of(r#"["a"]"#).as_deref(), Some("[]"));
+        // After a plain name the rest is kept as it came, spaces included.
+        assert_eq!(
+            event_args_of(r#"["x", 1, {"a":[2]}]"#).as_deref(),
+            Some(r#"[ 1, {"a":[2]}]"#)
+        );
         // Escapes, spaces and numeric names take the slow path, same answer.
         assert_eq!(
             event_args_of(r#"["a\"b", 1 ,"c"]"#).as_deref(),

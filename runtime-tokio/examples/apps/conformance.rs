@@ -6,22 +6,15 @@
 //! arguments. The server runs with [`ServerOptions::conformance`](sio_runtime::ServerOptions::conformance)
 //! (pingInterval 300 ms, pingTimeout 200 ms, connectTimeout 1 s, CORS `*`) on 127.0.0.1:3000.
 
-use serde_json::value::RawValue;
 use sio_runtime::sio_core::server::Emit;
 use sio_runtime::{Message, SocketIo, SocketRef};
 
 /// Where the suites expect the server.
 pub const ADDR: &str = "127.0.0.1:3000";
 
-/// The arguments of an event (its JSON array without the event name), as a JSON array.
-fn args_of(msg: &Message) -> String {
-    let all: Vec<&RawValue> = serde_json::from_str(msg.json()).unwrap_or_default();
-    let rest: Vec<&str> = all.iter().skip(1).map(|v| v.get()).collect();
-    format!("[{}]", rest.join(","))
-}
-
 fn echo(socket: &SocketRef, msg: &Message, event: &str) {
-    let args = args_of(msg);
+    let args = msg.arguments();
+    let args = args.json();
     let sep = if args == "[]" { "" } else { "," };
     let data = format!(
         "[{}{}{}",
@@ -45,7 +38,7 @@ pub fn install<R: 'static>(io: &SocketIo<R>) {
                 });
                 socket.on("message-with-ack", |_socket, mut msg| async move {
                     if let Some(ack) = msg.ack() {
-                        let _ = ack.send_raw(args_of(&msg).into(), msg.binary().to_vec());
+                        let _ = ack.send_args(msg.arguments());
                     }
                 });
             }
