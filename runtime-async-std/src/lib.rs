@@ -29,6 +29,7 @@
 #![forbid(unsafe_code)]
 
 mod runtime;
+mod ws_io;
 
 pub use runtime::AsyncStd;
 pub use sio_core;

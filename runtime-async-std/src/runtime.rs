@@ -15,8 +15,10 @@ use bytes::Bytes;
 use http::header::{HeaderValue, HOST};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::http1::SendRequest;
-use sio_runtime::rt::{BoxFuture, BoxWsStream, Runtime, RuntimeKind, ServerWs};
+use sio_runtime::rt::{BoxFuture, BoxWsStream, Runtime, RuntimeKind, ServerWs, WS_READ_BUFFER};
 use smol_hyper::rt::FuturesIo;
+
+use crate::ws_io::WsIo;
 
 type Sender = SendRequest<Full<Bytes>>;
 
@@ -75,8 +77,10 @@ impl Runtime for AsyncStd {
                     let hyper::upgrade::Parts { io, read_buf, .. } = parts;
                     let ahead = read_buf.to_vec();
                     drop(read_buf);
+                    // Reads through the thread's buffer: tungstenite's own can be small.
+                    let config = config.read_buffer_size(WS_READ_BUFFER);
                     let stream = WebSocketStream::from_partially_read(
-                        io.into_inner(),
+                        WsIo::new(io.into_inner()),
                         ahead,
                         Role::Server,
                         Some(config),

@@ -322,7 +322,9 @@ impl Http {
                     Ok(upgraded) => {
                         // Small buffers: tungstenite's defaults (128 KiB each) would make every
                         // idle connection cost more than 100 KiB. Frames queued together are
-                        // still written with one flush.
+                        // still written with one flush. A runtime that reads the socket
+                        // through the thread's buffer (`rt::ReadAhead`) makes the read buffer
+                        // smaller still.
                         let config = WebSocketConfig::default()
                             .read_buffer_size(4096)
                             .write_buffer_size(8192)

@@ -10,11 +10,13 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::{connect::HttpConnector, Client as HttpClient};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use sio_runtime::rt::{BoxFuture, BoxWsStream, Runtime, RuntimeKind, ServerWs};
+use sio_runtime::rt::{BoxFuture, BoxWsStream, Runtime, RuntimeKind, ServerWs, WS_READ_BUFFER};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::error::Error as WsError;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
+
+use crate::ws_io::WsIo;
 
 /// The tokio runtime: tasks on the current tokio runtime, tokio timers and sockets.
 #[derive(Debug, Default)]
@@ -69,8 +71,10 @@ impl Runtime for Tokio {
                     let hyper::upgrade::Parts { io, read_buf, .. } = parts;
                     let ahead = read_buf.to_vec();
                     drop(read_buf);
+                    // Reads through the thread's buffer: tungstenite's own can be small.
+                    let config = config.read_buffer_size(WS_READ_BUFFER);
                     let stream = WebSocketStream::from_partially_read(
-                        io.into_inner(),
+                        WsIo::new(io.into_inner()),
                         ahead,
                         Role::Server,
                         Some(config),
