@@ -12,6 +12,7 @@ use async_tungstenite::tungstenite::error::Error as WsError;
 use async_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use async_tungstenite::WebSocketStream;
 use bytes::Bytes;
+use futures_util::FutureExt;
 use http::header::{HeaderValue, HOST};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::http1::SendRequest;
@@ -66,36 +67,34 @@ impl Runtime for AsyncStd {
         config: WebSocketConfig,
         conn: ServerWs,
     ) {
-        async_std::task::spawn(async move {
-            // The connection is one that `SocketIo::serve` accepted: take the TCP stream back
-            // from hyper, with what hyper read past the request, and run the WebSocket on it.
-            match upgraded.downcast::<FuturesIo<TcpStream>>() {
-                Ok(parts) => {
-                    // Copy out what hyper read ahead and drop its buffer now: the bytes are a
-                    // view of hyper's whole read buffer (8 KiB), which would otherwise live as
-                    // long as the connection.
-                    let hyper::upgrade::Parts { io, read_buf, .. } = parts;
-                    let ahead = read_buf.to_vec();
-                    drop(read_buf);
-                    // Reads through the thread's buffer: tungstenite's own can be small.
-                    let config = config.read_buffer_size(WS_READ_BUFFER);
-                    let stream = WebSocketStream::from_partially_read(
-                        WsIo::new(io.into_inner()),
-                        ahead,
-                        Role::Server,
-                        Some(config),
-                    )
-                    .await;
-                    conn.run(stream).await;
-                }
-                Err(_) => {
-                    tracing::warn!(
-                        "websocket upgrade of a connection not accepted by SocketIo::serve"
-                    );
-                    conn.failed();
-                }
+        // The connection is one that `SocketIo::serve` accepted: take the TCP stream back
+        // from hyper, with what hyper read past the request, and run the WebSocket on it.
+        // (Combinators, not an `async` block: the task holds one WebSocket stream, not one
+        // per `async` layer.)
+        match upgraded.downcast::<FuturesIo<TcpStream>>() {
+            Ok(parts) => {
+                // Copy out what hyper read ahead and drop its buffer now: the bytes are a
+                // view of hyper's whole read buffer (8 KiB), which would otherwise live as
+                // long as the connection.
+                let hyper::upgrade::Parts { io, read_buf, .. } = parts;
+                let ahead = read_buf.to_vec();
+                drop(read_buf);
+                // Reads through the thread's buffer: tungstenite's own can be small.
+                let config = config.read_buffer_size(WS_READ_BUFFER);
+                let task = WebSocketStream::from_partially_read(
+                    WsIo::new(io.into_inner()),
+                    ahead,
+                    Role::Server,
+                    Some(config),
+                )
+                .then(move |stream| conn.run(stream));
+                async_std::task::spawn(task);
             }
-        });
+            Err(_) => {
+                tracing::warn!("websocket upgrade of a connection not accepted by SocketIo::serve");
+                conn.failed();
+            }
+        }
     }
 
     fn http_request(

@@ -5,12 +5,14 @@
 //! handling this connection's input are written by this task right after, without a wake-up,
 //! and all frames queued at once are written with one flush.
 
+use std::future::Future;
+use std::ops::Deref;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use std::task::Poll;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use sio_core::engine::server::WsId;
 use sio_core::engine::Frame;
 use sio_core::ByteString;
@@ -31,9 +33,9 @@ pub(crate) enum End {
 
 /// Run one WebSocket until it ends: write the outbox's frames (one flush for all that are
 /// queued), hand every received frame to `on_frame`.
-pub(crate) async fn pump<S: WsStream>(
+pub(crate) async fn pump<S: WsStream, O: Deref<Target = Outbox>>(
     mut stream: S,
-    outbox: &Outbox,
+    outbox: O,
     mut on_frame: impl FnMut(Frame),
 ) -> End {
     // One task reads and writes, one after the other: no split halves (and no lock between
@@ -86,7 +88,7 @@ pub(crate) async fn pump<S: WsStream>(
                 };
             }
         };
-        crate::driver::serving(outbox, || on_frame(frame));
+        crate::driver::serving(&outbox, || on_frame(frame));
     }
 }
 
@@ -107,18 +109,24 @@ impl std::fmt::Debug for ServerWs {
 
 impl ServerWs {
     /// Serve the connection over `stream` until it ends.
-    pub async fn run<S: WsStream>(self, stream: S) {
+    ///
+    /// The future holds `stream` once: it is built from the pump's future, not an `async`
+    /// function of its own, whose arguments would be kept beside the pump's copy of them (the
+    /// stream is most of what an idle connection's task costs).
+    pub fn run<S: WsStream + 'static>(self, stream: S) -> impl Future<Output = ()> + Send {
         let ServerWs { driver, ws, outbox } = self;
-        let end = pump(stream, &outbox, |frame| {
-            driver.run(|inner, now| inner.core.handle_ws_message(now, ws, frame));
+        let reader = driver.clone();
+        let pumped = pump(stream, outbox, move |frame| {
+            reader.run(|inner, now| inner.core.handle_ws_message(now, ws, frame));
+        });
+        pumped.map(move |end| {
+            if let End::Lost { error } = end {
+                driver.run(|inner, now| {
+                    inner.outboxes.remove(&ws);
+                    inner.core.handle_ws_closed(now, ws, error)
+                });
+            }
         })
-        .await;
-        if let End::Lost { error } = end {
-            driver.run(|inner, now| {
-                inner.outboxes.remove(&ws);
-                inner.core.handle_ws_closed(now, ws, error)
-            });
-        }
     }
 
     /// The upgrade failed before a stream existed: the WebSocket is gone.

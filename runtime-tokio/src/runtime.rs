@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use bytes::Bytes;
+use futures_util::future::{Either, FutureExt};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::{connect::HttpConnector, Client as HttpClient};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -59,40 +60,41 @@ impl Runtime for Tokio {
         config: WebSocketConfig,
         conn: ServerWs,
     ) {
-        tokio::spawn(async move {
-            // Served by `SocketIo::serve`, the connection is a TCP stream of ours: take it back
-            // (with what hyper read past the request) so that the WebSocket reads and writes the
-            // socket itself. Mounted in another server, it is whatever that server gave hyper.
-            match upgraded.downcast::<TokioIo<TcpStream>>() {
-                Ok(parts) => {
-                    // Copy out what hyper read ahead and drop its buffer now: the bytes are a
-                    // view of hyper's whole read buffer (8 KiB), which would otherwise live as
-                    // long as the connection.
-                    let hyper::upgrade::Parts { io, read_buf, .. } = parts;
-                    let ahead = read_buf.to_vec();
-                    drop(read_buf);
-                    // Reads through the thread's buffer: tungstenite's own can be small.
-                    let config = config.read_buffer_size(WS_READ_BUFFER);
-                    let stream = WebSocketStream::from_partially_read(
+        // Served by `SocketIo::serve`, the connection is a TCP stream of ours: take it back
+        // (with what hyper read past the request) so that the WebSocket reads and writes the
+        // socket itself. Mounted in another server, it is whatever that server gave hyper.
+        // (Combinators, not an `async` block: the task holds one WebSocket stream, not one
+        // per `async` layer.)
+        let task = match upgraded.downcast::<TokioIo<TcpStream>>() {
+            Ok(parts) => {
+                // Copy out what hyper read ahead and drop its buffer now: the bytes are a
+                // view of hyper's whole read buffer (8 KiB), which would otherwise live as
+                // long as the connection.
+                let hyper::upgrade::Parts { io, read_buf, .. } = parts;
+                let ahead = read_buf.to_vec();
+                drop(read_buf);
+                // Reads through the thread's buffer: tungstenite's own can be small.
+                let config = config.read_buffer_size(WS_READ_BUFFER);
+                Either::Left(
+                    WebSocketStream::from_partially_read(
                         WsIo::new(io.into_inner()),
                         ahead,
                         Role::Server,
                         Some(config),
                     )
-                    .await;
-                    conn.run(stream).await;
-                }
-                Err(upgraded) => {
-                    let stream = WebSocketStream::from_raw_socket(
-                        TokioIo::new(upgraded),
-                        Role::Server,
-                        Some(config),
-                    )
-                    .await;
-                    conn.run(stream).await;
-                }
+                    .then(move |stream| conn.run(stream)),
+                )
             }
-        });
+            Err(upgraded) => Either::Right(
+                WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(config),
+                )
+                .then(move |stream| conn.run(stream)),
+            ),
+        };
+        tokio::spawn(task);
     }
 
     fn http_request(

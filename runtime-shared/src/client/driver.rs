@@ -268,7 +268,7 @@ impl ClientDriver {
             }
         };
         self.run(|inner, now| inner.core.handle_ws_opened(now, ws));
-        let end = pump(stream, &outbox, |frame| {
+        let end = pump(stream, &*outbox, |frame| {
             self.run(|inner, now| inner.core.handle_ws_message(now, ws, frame));
         })
         .await;
