@@ -310,7 +310,7 @@ pub struct EngineServer {
     config: EngineConfig,
     ids: IdGenerator,
     next_session: u64,
-    sessions: BTreeMap<SessionId, Session>,
+    sessions: BTreeMap<SessionId, Box<Session>>,
     by_sid: BTreeMap<ByteString, SessionId>,
     by_ws: BTreeMap<WsId, SessionId>,
     by_req: BTreeMap<RequestId, SessionId>,
@@ -936,7 +936,7 @@ impl EngineServer {
         self.timers.insert(heartbeat.0, (id, heartbeat.1));
         self.sessions.insert(
             id,
-            Session {
+            Box::new(Session {
                 sid: sid.clone(),
                 transport,
                 ws,
@@ -947,7 +947,7 @@ impl EngineServer {
                 closing: false,
                 pings: 0,
                 confirmed: 0,
-            },
+            }),
         );
         self.by_sid.insert(sid.clone(), id);
         if let Some(ws) = ws {

@@ -12,6 +12,7 @@
 mod adapter;
 mod recovery;
 mod rooms;
+mod vec_map;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use crate::engine::server::{
 };
 use crate::socket::{Decoder, Encoded, Packet, PacketType, DEFAULT_NAMESPACE};
 use crate::timers::{Millis, Timers};
+use vec_map::{VecMap, VecSet};
 
 pub use adapter::{
     AdapterConfig, AdapterMessage, AdapterOutput, AdapterRequestId, RemoteSocket, Request,
@@ -371,8 +373,8 @@ enum TimerKey {
 #[derive(Debug)]
 struct Conn {
     decoder: Decoder,
-    sockets: BTreeMap<ByteString, SocketId>,
-    pending: BTreeMap<ByteString, ConnectId>,
+    sockets: VecMap<ByteString, SocketId>,
+    pending: VecMap<ByteString, ConnectId>,
     connect_deadline: Option<Millis>,
     handshake: Handshake,
 }
@@ -382,7 +384,7 @@ struct Socket {
     sid: ByteString,
     nsp: ByteString,
     session: SessionId,
-    rooms: BTreeSet<ByteString>,
+    rooms: VecSet<ByteString>,
     /// The private session id, with connection state recovery.
     pid: Option<ByteString>,
     /// It took back the session of a disconnected socket.
@@ -419,8 +421,8 @@ struct BroadcastWait {
 pub struct Server {
     config: ServerConfig,
     engine: EngineServer,
-    conns: BTreeMap<SessionId, Conn>,
-    sockets: BTreeMap<SocketId, Socket>,
+    conns: BTreeMap<SessionId, Box<Conn>>,
+    sockets: BTreeMap<SocketId, Box<Socket>>,
     by_sid: BTreeMap<ByteString, SocketId>,
     namespaces: BTreeMap<ByteString, rooms::Namespace>,
     connects: BTreeMap<ConnectId, PendingConnect>,
@@ -641,13 +643,13 @@ impl Server {
                     self.timers.insert(deadline, TimerKey::Connect(session));
                     self.conns.insert(
                         session,
-                        Conn {
+                        Box::new(Conn {
                             decoder: Decoder::new(self.config.engine.limits),
-                            sockets: BTreeMap::new(),
-                            pending: BTreeMap::new(),
+                            sockets: VecMap::default(),
+                            pending: VecMap::default(),
                             connect_deadline: Some(deadline),
                             handshake: self.current_handshake.clone().unwrap_or_default(),
-                        },
+                        }),
                     );
                 }
                 EngineEvent::Message { session, text } => {
@@ -1041,7 +1043,7 @@ impl Server {
                         break sid;
                     }
                 };
-                let mut rooms = BTreeSet::new();
+                let mut rooms = VecSet::default();
                 rooms.insert(sid.clone());
                 let pid = self.offsets.is_some().then(|| loop {
                     let pid = self.engine_ids_next();
@@ -1067,7 +1069,7 @@ impl Server {
         journal.rewritten(self.pings(pc.session));
         self.sockets.insert(
             socket,
-            Socket {
+            Box::new(Socket {
                 sid: sid.clone(),
                 nsp: pc.nsp.clone(),
                 session: pc.session,
@@ -1075,7 +1077,7 @@ impl Server {
                 pid: pid.clone(),
                 recovered: replay.is_some(),
                 journal,
-            },
+            }),
         );
         let data = match &pid {
             Some(pid) => serde_json::json!({ "sid": &*sid, "pid": &**pid }),
@@ -1625,7 +1627,7 @@ impl Server {
         }
         self.events.push_back(Event::Disconnect { socket, reason });
         if reason.is_recoverable() {
-            self.persist(now, socket, s);
+            self.persist(now, socket, *s);
         } else if let Some(pid) = &s.pid {
             self.pids.remove(pid);
         }

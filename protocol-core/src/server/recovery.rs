@@ -24,13 +24,14 @@
 //! crate's client does for retried emits) gets the answer again instead of a second
 //! delivery to the application.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use bytestring::ByteString;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
+use super::vec_map::VecSet;
 use crate::socket::Encoded;
 use crate::timers::Millis;
 
@@ -255,7 +256,7 @@ pub(crate) struct Away {
     pub(crate) sid: ByteString,
     pub(crate) pid: ByteString,
     pub(crate) nsp: ByteString,
-    pub(crate) rooms: BTreeSet<ByteString>,
+    pub(crate) rooms: VecSet<ByteString>,
     pub(crate) journal: Journal,
     /// When it expires.
     pub(crate) deadline: Millis,

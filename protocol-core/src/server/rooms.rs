@@ -1,9 +1,11 @@
 //! Namespaces' membership: which sockets are in which rooms, and broadcast targets.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
 use bytestring::ByteString;
 
+use super::vec_map::VecSet;
 use super::SocketId;
 
 /// Which sockets of a namespace a broadcast reaches: the members of any of `rooms` (every
@@ -60,7 +62,54 @@ impl Target {
 #[derive(Debug, Default)]
 pub(crate) struct Namespace {
     sockets: BTreeSet<SocketId>,
-    rooms: BTreeMap<ByteString, BTreeSet<SocketId>>,
+    rooms: BTreeMap<ByteString, Members>,
+}
+
+/// The sockets in one room. Every socket has a room of its own (named by its id), so most
+/// rooms hold one socket: that one needs no set (a set's first node is about 100 bytes).
+#[derive(Debug)]
+enum Members {
+    One(SocketId),
+    Many(BTreeSet<SocketId>),
+}
+
+impl Members {
+    fn insert(&mut self, socket: SocketId) {
+        match self {
+            Members::One(s) if *s == socket => {}
+            Members::One(s) => *self = Members::Many(BTreeSet::from([*s, socket])),
+            Members::Many(m) => {
+                m.insert(socket);
+            }
+        }
+    }
+
+    /// Take `socket` out; whether the room is empty now.
+    fn remove(&mut self, socket: SocketId) -> bool {
+        match self {
+            Members::One(s) => *s == socket,
+            Members::Many(m) => {
+                m.remove(&socket);
+                m.is_empty()
+            }
+        }
+    }
+
+    fn contains(&self, socket: &SocketId) -> bool {
+        match self {
+            Members::One(s) => s == socket,
+            Members::Many(m) => m.contains(socket),
+        }
+    }
+
+    /// The sockets, in id order.
+    fn iter(&self) -> impl Iterator<Item = &SocketId> {
+        let (one, many) = match self {
+            Members::One(s) => (Some(s), None),
+            Members::Many(m) => (None, Some(m.iter())),
+        };
+        one.into_iter().chain(many.into_iter().flatten())
+    }
 }
 
 impl Namespace {
@@ -71,20 +120,24 @@ impl Namespace {
     }
 
     pub(crate) fn join(&mut self, socket: SocketId, room: ByteString) {
-        self.rooms.entry(room).or_default().insert(socket);
+        match self.rooms.entry(room) {
+            Entry::Vacant(e) => {
+                e.insert(Members::One(socket));
+            }
+            Entry::Occupied(mut e) => e.get_mut().insert(socket),
+        }
     }
 
     pub(crate) fn leave(&mut self, socket: SocketId, room: &str) {
         if let Some(members) = self.rooms.get_mut(room) {
-            members.remove(&socket);
-            if members.is_empty() {
+            if members.remove(socket) {
                 self.rooms.remove(room);
             }
         }
     }
 
     /// A socket leaves the namespace and all its rooms.
-    pub(crate) fn remove(&mut self, socket: SocketId, rooms: &BTreeSet<ByteString>) {
+    pub(crate) fn remove(&mut self, socket: SocketId, rooms: &VecSet<ByteString>) {
         self.sockets.remove(&socket);
         for room in rooms {
             self.leave(socket, room);
@@ -159,7 +212,7 @@ mod tests {
         );
         assert_eq!(sel(Target::room("/", "s3")), [SocketId(3)]);
         assert!(sel(Target::room("/", "nobody")).is_empty());
-        let mut rooms = BTreeSet::new();
+        let mut rooms = VecSet::default();
         rooms.insert(ByteString::from("s1"));
         rooms.insert(ByteString::from("a"));
         rooms.insert(ByteString::from("b"));
