@@ -376,16 +376,13 @@ pub(crate) fn arg_attachments(p: *const SioSlice, len: usize) -> Result<Vec<Byte
 }
 
 /// Request headers handed in, copied (names lower-cased).
-pub(crate) fn arg_headers(p: *const SioHeader, len: usize) -> Result<Vec<(String, String)>> {
-    arg_array(p, len, "headers")?
-        .iter()
-        .map(|h| {
-            Ok((
-                arg_str(h.name, "a header name")?.to_ascii_lowercase(),
-                arg_str(h.value, "a header value")?.to_owned(),
-            ))
-        })
-        .collect()
+pub(crate) fn arg_headers(p: *const SioHeader, len: usize) -> Result<sio_core::server::Headers> {
+    let mut headers = sio_core::server::Headers::new();
+    for h in arg_array(p, len, "headers")? {
+        let name = arg_str(h.name, "a header name")?.to_ascii_lowercase();
+        headers.push(&name, arg_str(h.value, "a header value")?);
+    }
+    Ok(headers)
 }
 
 /// A JSON array given as bytes: its elements, raw.

@@ -81,12 +81,14 @@ impl Runtime for AsyncStd {
                 drop(read_buf);
                 // Reads through the thread's buffer: tungstenite's own can be small.
                 let config = config.read_buffer_size(WS_READ_BUFFER);
-                let task = WebSocketStream::from_partially_read(
+                // Boxed while it makes the stream, so that the task is not as large as this
+                // first step for the whole connection.
+                let task = Box::pin(WebSocketStream::from_partially_read(
                     WsIo::new(io.into_inner()),
                     ahead,
                     Role::Server,
                     Some(config),
-                )
+                ))
                 .then(move |stream| conn.run(stream));
                 async_std::task::spawn(task);
             }

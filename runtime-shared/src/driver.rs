@@ -7,8 +7,6 @@
 //! a wake-up), HTTP answers complete their parked requests, events run the application's
 //! handlers.
 
-use std::collections::VecDeque;
-
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -42,19 +40,20 @@ pub(crate) struct Outbox {
 
 #[derive(Debug, Default)]
 struct OutboxState {
-    frames: VecDeque<Message>,
+    /// One frame inline: a connection that has nothing to write holds no buffer for it, and
+    /// one frame at a time (an answer, a broadcast) needs none.
+    frames: Frames,
     close: bool,
 }
+
+/// The frames taken from an [`Outbox`] at once.
+pub(crate) type Frames = SmallVec<[Message; 1]>;
 
 impl Outbox {
     /// Queue a frame; true when the outbox was empty (then its task needs a wake-up; otherwise
     /// the frame before this one already arranged it).
     pub(crate) fn push(&self, msg: Message) -> bool {
-        self.state
-            .lock()
-            .expect("outbox lock")
-            .frames
-            .push_back(msg);
+        self.state.lock().expect("outbox lock").frames.push(msg);
         !self.ready.swap(true, Ordering::AcqRel)
     }
 
@@ -73,13 +72,12 @@ impl Outbox {
     }
 
     /// Take every queued frame, and whether the socket must be closed after them.
-    pub(crate) fn take(&self, into: &mut Vec<Message>) -> bool {
+    pub(crate) fn take(&self) -> (Frames, bool) {
         if !self.ready.swap(false, Ordering::AcqRel) {
-            return false;
+            return (Frames::new(), false);
         }
         let mut s = self.state.lock().expect("outbox lock");
-        into.extend(s.frames.drain(..));
-        s.close
+        (std::mem::take(&mut s.frames), s.close)
     }
 
     /// Ready once something was queued (then [`Outbox::take`] it).
@@ -406,17 +404,17 @@ mod tests {
         let o = Outbox::default();
         assert!(o.push(text("a")));
         assert!(!o.push(text("b")));
-        let mut got = Vec::new();
-        assert!(!o.take(&mut got));
-        assert_eq!(got, [text("a"), text("b")]);
+        let (got, close) = o.take();
+        assert_eq!((&got[..], close), (&[text("a"), text("b")][..], false));
         // Nothing new: nothing taken.
-        assert!(!o.take(&mut got));
-        assert_eq!(got.len(), 2);
+        let (got, close) = o.take();
+        assert!(got.is_empty() && !close);
         assert!(o.push(text("c")));
         assert!(!o.close());
-        got.clear();
-        assert!(o.take(&mut got));
-        assert_eq!(got, [text("c")]);
+        let (got, close) = o.take();
+        assert_eq!((&got[..], close), (&[text("c")][..], true));
+        // One frame is held inline, without a buffer of its own.
+        assert!(!got.spilled());
     }
 
     #[test]
@@ -433,8 +431,7 @@ mod tests {
         assert_eq!(count.0.load(Ordering::SeqCst), 0);
         // Ready all the same: the serving task looks right after.
         assert_eq!(o.poll_ready(&mut cx), Poll::Ready(()));
-        let mut got = Vec::new();
-        o.take(&mut got);
+        o.take();
         // Another outbox served on this thread does not hide this one.
         let other = Outbox::default();
         assert_eq!(o.poll_ready(&mut cx), Poll::Pending);

@@ -16,10 +16,12 @@ use futures_util::{FutureExt, SinkExt, StreamExt};
 use sio_core::engine::server::WsId;
 use sio_core::engine::Frame;
 use sio_core::ByteString;
+use std::pin::Pin;
+use std::task::Context;
 use tungstenite::error::{Error as WsError, ProtocolError};
 use tungstenite::{Message, Utf8Bytes};
 
-use crate::driver::{Driver, Outbox};
+use crate::driver::{Driver, Frames, Outbox};
 use crate::rt::WsStream;
 
 /// How a WebSocket's loop ended.
@@ -33,62 +35,144 @@ pub(crate) enum End {
 
 /// Run one WebSocket until it ends: write the outbox's frames (one flush for all that are
 /// queued), hand every received frame to `on_frame`.
-pub(crate) async fn pump<S: WsStream, O: Deref<Target = Outbox>>(
-    mut stream: S,
+///
+/// One task reads and writes, one after the other: no split halves (and no lock between them)
+/// are needed. A future written by hand rather than an `async fn`: it holds the stream, the
+/// frames being written and its step, and nothing else (an idle connection's task is this
+/// future; an `async fn` keeps room for every local of every step, the stream twice over).
+pub(crate) fn pump<S, O, F>(stream: S, outbox: O, on_frame: F) -> Pump<S, O, F>
+where
+    S: WsStream,
+    O: Deref<Target = Outbox> + Unpin,
+    F: FnMut(Frame) + Unpin,
+{
+    Pump {
+        stream,
+        outbox,
+        on_frame,
+        frames: Frames::new().into_iter(),
+        close: false,
+        step: Step::Idle,
+    }
+}
+
+/// The future of [`pump`].
+pub(crate) struct Pump<S, O, F> {
+    stream: S,
     outbox: O,
-    mut on_frame: impl FnMut(Frame),
-) -> End {
-    // One task reads and writes, one after the other: no split halves (and no lock between
-    // them) are needed.
-    let mut frames = Vec::new();
-    loop {
-        let close = outbox.take(&mut frames);
-        if !frames.is_empty() {
-            let mut result = Ok(());
-            for f in frames.drain(..) {
-                result = stream.feed(f).await;
-                if result.is_err() {
-                    break;
+    on_frame: F,
+    /// Taken from the outbox, not yet given to the stream.
+    frames: smallvec::IntoIter<[Message; 1]>,
+    /// Close the stream once `frames` are written.
+    close: bool,
+    step: Step,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Waiting for the outbox or a message.
+    Idle,
+    /// Giving `frames` to the stream.
+    Writing,
+    /// Flushing what was written.
+    Flushing,
+    /// Sending the close frame.
+    Closing,
+}
+
+impl<S, O, F> Future for Pump<S, O, F>
+where
+    S: WsStream,
+    O: Deref<Target = Outbox> + Unpin,
+    F: FnMut(Frame) + Unpin,
+{
+    type Output = End;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<End> {
+        let this = self.get_mut();
+        loop {
+            match this.step {
+                Step::Idle => {
+                    if this.outbox.poll_ready(cx).is_ready() {
+                        let (frames, close) = this.outbox.take();
+                        this.step = if !frames.is_empty() {
+                            Step::Writing
+                        } else if close {
+                            Step::Closing
+                        } else {
+                            continue;
+                        };
+                        this.frames = frames.into_iter();
+                        this.close = close;
+                        continue;
+                    }
+                    let msg = match this.stream.poll_next_unpin(cx) {
+                        Poll::Ready(m) => m,
+                        Poll::Pending => return Poll::Pending,
+                    };
+                    let frame = match msg {
+                        Some(Ok(Message::Text(t))) => match ByteString::try_from(Bytes::from(t)) {
+                            Ok(s) => Frame::Text(s),
+                            Err(_) => return Poll::Ready(End::Lost { error: true }),
+                        },
+                        Some(Ok(Message::Binary(b))) => Frame::Binary(b),
+                        Some(Ok(Message::Close(_))) | None => {
+                            return Poll::Ready(End::Lost { error: false })
+                        }
+                        Some(Ok(_)) => continue,
+                        Some(Err(e)) => {
+                            tracing::debug!(error = %e, "websocket read failed");
+                            return Poll::Ready(lost(&e));
+                        }
+                    };
+                    let on_frame = &mut this.on_frame;
+                    crate::driver::serving(&this.outbox, || on_frame(frame));
+                }
+                Step::Writing => {
+                    if this.frames.as_slice().is_empty() {
+                        this.step = Step::Flushing;
+                        continue;
+                    }
+                    match this.stream.poll_ready_unpin(cx) {
+                        Poll::Ready(Ok(())) => {}
+                        Poll::Ready(Err(e)) => return Poll::Ready(write_failed(&e)),
+                        Poll::Pending => return Poll::Pending,
+                    }
+                    let f = this.frames.next().expect("not empty");
+                    if let Err(e) = this.stream.start_send_unpin(f) {
+                        return Poll::Ready(write_failed(&e));
+                    }
+                }
+                Step::Flushing => match this.stream.poll_flush_unpin(cx) {
+                    Poll::Ready(Ok(())) => {
+                        this.step = if this.close {
+                            Step::Closing
+                        } else {
+                            Step::Idle
+                        };
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(write_failed(&e)),
+                    Poll::Pending => return Poll::Pending,
+                },
+                Step::Closing => {
+                    return match this.stream.poll_close_unpin(cx) {
+                        Poll::Pending => Poll::Pending,
+                        Poll::Ready(_) => Poll::Ready(End::Closed),
+                    };
                 }
             }
-            if result.is_ok() {
-                result = stream.flush().await;
-            }
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "websocket write failed");
-                return End::Lost {
-                    error: is_protocol_error(&e),
-                };
-            }
         }
-        if close {
-            let _ = stream.close().await;
-            return End::Closed;
-        }
-        let next = std::future::poll_fn(|cx| {
-            if outbox.poll_ready(cx).is_ready() {
-                return Poll::Ready(None);
-            }
-            stream.poll_next_unpin(cx).map(Some)
-        })
-        .await;
-        let Some(msg) = next else { continue };
-        let frame = match msg {
-            Some(Ok(Message::Text(t))) => match ByteString::try_from(Bytes::from(t)) {
-                Ok(s) => Frame::Text(s),
-                Err(_) => return End::Lost { error: true },
-            },
-            Some(Ok(Message::Binary(b))) => Frame::Binary(b),
-            Some(Ok(Message::Close(_))) | None => return End::Lost { error: false },
-            Some(Ok(_)) => continue,
-            Some(Err(e)) => {
-                tracing::debug!(error = %e, "websocket read failed");
-                return End::Lost {
-                    error: is_protocol_error(&e),
-                };
-            }
-        };
-        crate::driver::serving(&outbox, || on_frame(frame));
+    }
+}
+
+fn write_failed(e: &WsError) -> End {
+    tracing::debug!(error = %e, "websocket write failed");
+    lost(e)
+}
+
+fn lost(e: &WsError) -> End {
+    End::Lost {
+        error: is_protocol_error(e),
     }
 }
 
@@ -110,9 +194,9 @@ impl std::fmt::Debug for ServerWs {
 impl ServerWs {
     /// Serve the connection over `stream` until it ends.
     ///
-    /// The future holds `stream` once: it is built from the pump's future, not an `async`
-    /// function of its own, whose arguments would be kept beside the pump's copy of them (the
-    /// stream is most of what an idle connection's task costs).
+    /// The future is the pump's (the stream and about 120 bytes): built from it with a
+    /// combinator, not as an `async` function of its own, whose arguments would be kept
+    /// beside the pump's copy of them.
     pub fn run<S: WsStream + 'static>(self, stream: S) -> impl Future<Output = ()> + Send {
         let ServerWs { driver, ws, outbox } = self;
         let reader = driver.clone();

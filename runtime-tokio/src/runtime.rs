@@ -75,13 +75,15 @@ impl Runtime for Tokio {
                 drop(read_buf);
                 // Reads through the thread's buffer: tungstenite's own can be small.
                 let config = config.read_buffer_size(WS_READ_BUFFER);
+                // Boxed while it makes the stream, so that the task is not as large as this
+                // first step for the whole connection.
                 Either::Left(
-                    WebSocketStream::from_partially_read(
+                    Box::pin(WebSocketStream::from_partially_read(
                         WsIo::new(io.into_inner()),
                         ahead,
                         Role::Server,
                         Some(config),
-                    )
+                    ))
                     .then(move |stream| conn.run(stream)),
                 )
             }

@@ -308,11 +308,7 @@ fn install_app<R: 'static>(io: &SocketIo<R>, tx: Tx) {
 }
 
 fn header(req: &ConnectRequest, name: &str) -> Option<String> {
-    req.handshake
-        .headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.clone())
+    req.handshake.headers.get(name).map(str::to_owned)
 }
 
 fn on_connect<R: 'static>(io: &SocketIo<R>, tx: &Tx, socket: &SocketRef) {

@@ -9,10 +9,9 @@ fn options() -> PeerOptions {
     PeerOptions {
         query: "token=q1&lang=fr".into(),
         handshake: Handshake {
-            headers: vec![
-                ("user-agent".into(), "sim/1".into()),
-                ("cookie".into(), "a=b".into()),
-            ],
+            headers: [("user-agent", "sim/1"), ("cookie", "a=b")]
+                .into_iter()
+                .collect(),
             remote_addr: Some("10.0.0.7:5000".into()),
             ..Handshake::default()
         },
@@ -87,7 +86,7 @@ fn later_requests_do_not_change_the_handshake() {
         auto_poll: false,
         ..options()
     });
-    sim.peer_mut(p).options.handshake.headers = vec![("user-agent".into(), "other".into())];
+    sim.peer_mut(p).options.handshake.headers = [("user-agent", "other")].into_iter().collect();
     sim.poll(p);
     sim.send_sio_text(p, "0");
     let (id, _, auth) = connect_request(&mut sim);

@@ -979,7 +979,7 @@ fn renumber(v: serde_json::Value, from: &[Bytes], to: &mut Vec<Bytes>) -> serde_
 fn handshake_json(h: &super::Handshake) -> String {
     let mut headers = serde_json::Map::new();
     for (k, v) in &h.headers {
-        headers.insert(k.clone(), serde_json::Value::String(v.clone()));
+        headers.insert(k.to_owned(), serde_json::Value::String(v.to_owned()));
     }
     let mut query = serde_json::Map::new();
     for pair in h.query.split('&').filter(|p| !p.is_empty()) {

@@ -10,6 +10,7 @@
 //! back as the same socket and receive what it missed (see [`RecoveryConfig`]).
 
 mod adapter;
+mod headers;
 mod recovery;
 mod rooms;
 mod vec_map;
@@ -26,6 +27,7 @@ use crate::engine::server::{
 };
 use crate::socket::{Decoder, Encoded, Packet, PacketType, DEFAULT_NAMESPACE};
 use crate::timers::{Millis, Timers};
+pub use headers::{Headers, Iter as HeaderIter};
 use vec_map::{VecMap, VecSet};
 
 pub use adapter::{
@@ -87,7 +89,7 @@ pub struct Handshake {
     /// The raw query string.
     pub query: String,
     /// The request headers, names in lower case.
-    pub headers: Vec<(String, String)>,
+    pub headers: Headers,
     /// The peer's address, as the runtime renders it.
     pub remote_addr: Option<String>,
     /// When the connection opened.
@@ -648,7 +650,7 @@ impl Server {
                             sockets: VecMap::default(),
                             pending: VecMap::default(),
                             connect_deadline: Some(deadline),
-                            handshake: self.current_handshake.clone().unwrap_or_default(),
+                            handshake: self.current_handshake.take().unwrap_or_default(),
                         }),
                     );
                 }

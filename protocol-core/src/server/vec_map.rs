@@ -51,6 +51,11 @@ impl<K: Ord, V> VecMap<K, V> {
         match self.find(&key) {
             Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
             Err(i) => {
+                // Most hold one entry: room for just that (a vector's first growth makes
+                // room for four); later growth doubles as usual.
+                if self.entries.capacity() == 0 {
+                    self.entries.reserve_exact(1);
+                }
                 self.entries.insert(i, (key, value));
                 None
             }
@@ -99,6 +104,9 @@ impl<T: Ord> VecSet<T> {
         match self.items.binary_search(&item) {
             Ok(_) => false,
             Err(i) => {
+                if self.items.capacity() == 0 {
+                    self.items.reserve_exact(1);
+                }
                 self.items.insert(i, item);
                 true
             }

@@ -15,7 +15,8 @@ use crate::limits::Limits;
 #[derive(Debug, Clone)]
 pub struct Decoder {
     limits: Limits,
-    pending: Option<Pending>,
+    /// Boxed: every connection has a decoder, few are in the middle of a binary packet.
+    pending: Option<Box<Pending>>,
 }
 
 #[derive(Debug, Clone)]
@@ -56,11 +57,11 @@ impl Decoder {
         if !packet.kind.is_binary() {
             return Ok(Some(packet));
         }
-        self.step(Pending {
+        self.step(Box::new(Pending {
             packet,
             expected,
             bytes: text.len(),
-        })
+        }))
     }
 
     /// Feed a binary Engine.IO message: the next attachment of the pending packet. Returns the
@@ -78,7 +79,7 @@ impl Decoder {
         self.step(pending)
     }
 
-    fn step(&mut self, pending: Pending) -> Result<Option<Packet>, DecodeError> {
+    fn step(&mut self, pending: Box<Pending>) -> Result<Option<Packet>, DecodeError> {
         if pending.packet.attachments.len() < pending.expected {
             self.pending = Some(pending);
             return Ok(None);

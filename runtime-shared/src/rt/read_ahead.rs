@@ -16,7 +16,7 @@ use std::task::Poll;
 
 /// The read buffer size to give tungstenite together with a [`ReadAhead`]: what a connection
 /// keeps while idle, and the most it takes from [`ReadAhead`] per read.
-pub const WS_READ_BUFFER: usize = 512;
+pub const WS_READ_BUFFER: usize = 256;
 
 /// How much one read of the socket takes at most (the thread's buffer).
 pub const SCRATCH_LEN: usize = 64 * 1024;
