@@ -255,8 +255,14 @@ impl Messages {
                         return Message::Text(last.clone());
                     }
                 }
+                // Only a text held elsewhere too can come again (a broadcast's, shared by its
+                // recipients): keeping a text that is not costs an allocation (its first
+                // clone) for nothing.
+                let shared = !bytes.is_unique();
                 let text = Utf8Bytes::try_from(bytes).expect("a ByteString is UTF-8");
-                self.last = Some(text.clone());
+                if shared {
+                    self.last = Some(text.clone());
+                }
                 Message::Text(text)
             }
             Frame::Binary(b) => Message::Binary(b),
@@ -287,6 +293,11 @@ mod tests {
         let other = m.convert(Frame::Text(ByteString::from("42[\"tick\",1]".to_owned())));
         assert_eq!(other, a);
         assert_ne!(ptr(&other), ptr(&a));
+        // A text held nowhere else (an answer to one socket) is not kept for later.
+        assert!(m
+            .last
+            .as_ref()
+            .is_some_and(|l| l.as_str().as_ptr() == ptr(&a)));
         let bin = m.convert(Frame::Binary(Bytes::from_static(b"\x01")));
         assert_eq!(bin, Message::Binary(Bytes::from_static(b"\x01")));
     }
