@@ -84,9 +84,40 @@ impl SocketState {
     }
 }
 
-/// Listeners that every event reads: shared lists, so that taking them for one event is a
-/// reference count, not a copy (registration copies a list only while an event holds it).
-pub(crate) type Shared<T> = Arc<Vec<T>>;
+/// Listeners of one kind, in order: shared with a dispatch that runs them (a clone is a
+/// reference count), and no allocation at all while there are none (most sockets have no
+/// listener of most kinds).
+pub(crate) struct Shared<T>(Option<Arc<[T]>>);
+
+impl<T> Default for Shared<T> {
+    fn default() -> Self {
+        Shared(None)
+    }
+}
+
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        Shared(self.0.clone())
+    }
+}
+
+impl<T> std::ops::Deref for Shared<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        self.0.as_deref().unwrap_or(&[])
+    }
+}
+
+impl<T: Clone> Shared<T> {
+    /// Add one at the end (listeners are added rarely, run often: the list is rebuilt, one
+    /// allocation of exactly its size).
+    pub(crate) fn push(&mut self, item: T) {
+        let mut all: Vec<T> = Vec::with_capacity(self.len() + 1);
+        all.extend(self.iter().cloned());
+        all.push(item);
+        self.0 = Some(all.into());
+    }
+}
 
 #[derive(Default)]
 pub(crate) struct Listeners {
@@ -253,7 +284,11 @@ impl SocketRef {
     {
         let h: EventHandler = Arc::new(move |s, m| Box::pin(handler(s, m)));
         let mut listeners = self.state.handlers.lock().expect("listeners lock");
-        Arc::make_mut(listeners.events.entry(event.to_owned()).or_default()).push(h);
+        listeners
+            .events
+            .entry(event.to_owned())
+            .or_default()
+            .push(h);
     }
 
     /// Listen to every incoming event (Node's `onAny`), before the event's own listeners.
@@ -263,7 +298,12 @@ impl SocketRef {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let h: EventHandler = Arc::new(move |s, m| Box::pin(handler(s, m)));
-        Arc::make_mut(&mut self.state.handlers.lock().expect("listeners lock").any).push(h);
+        self.state
+            .handlers
+            .lock()
+            .expect("listeners lock")
+            .any
+            .push(h);
     }
 
     /// Add a per-packet middleware (Node's `socket.use`): it sees every incoming event before
@@ -274,19 +314,19 @@ impl SocketRef {
         f: impl Fn(&SocketRef, &Message) -> Result<(), String> + Send + Sync + 'static,
     ) {
         let mut listeners = self.state.handlers.lock().expect("listeners lock");
-        Arc::make_mut(&mut listeners.packet_middlewares).push(Arc::new(f));
+        listeners.packet_middlewares.push(Arc::new(f));
     }
 
     /// Listen to errors of per-packet middlewares (Node's `socket.on("error")`).
     pub fn on_error(&self, f: impl Fn(&SocketRef, &str) + Send + Sync + 'static) {
         let mut listeners = self.state.handlers.lock().expect("listeners lock");
-        Arc::make_mut(&mut listeners.error).push(Arc::new(f));
+        listeners.error.push(Arc::new(f));
     }
 
     /// Observe every outgoing event of this socket (Node's `onAnyOutgoing`).
     pub fn on_any_outgoing(&self, f: impl Fn(&str, &Emit) + Send + Sync + 'static) {
         let mut listeners = self.state.handlers.lock().expect("listeners lock");
-        Arc::make_mut(&mut listeners.any_outgoing).push(Arc::new(f));
+        listeners.any_outgoing.push(Arc::new(f));
     }
 
     /// Run when the socket is disconnecting, while it is still in its rooms.
