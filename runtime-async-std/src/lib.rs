@@ -29,7 +29,6 @@
 #![forbid(unsafe_code)]
 
 mod runtime;
-mod ws_io;
 
 pub use runtime::AsyncStd;
 pub use sio_core;

@@ -16,10 +16,10 @@ use futures_util::FutureExt;
 use http::header::{HeaderValue, HOST};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::http1::SendRequest;
-use sio_runtime::rt::{BoxFuture, BoxWsStream, Runtime, RuntimeKind, ServerWs, WS_READ_BUFFER};
+use sio_runtime::rt::{
+    BoxFuture, BoxWsStream, ReadAheadIo, Runtime, RuntimeKind, ServerWs, WS_READ_BUFFER,
+};
 use smol_hyper::rt::FuturesIo;
-
-use crate::ws_io::WsIo;
 
 type Sender = SendRequest<Full<Bytes>>;
 
@@ -84,7 +84,7 @@ impl Runtime for AsyncStd {
                 // Boxed while it makes the stream, so that the task is not as large as this
                 // first step for the whole connection.
                 let task = Box::pin(WebSocketStream::from_partially_read(
-                    WsIo::new(io.into_inner()),
+                    ReadAheadIo::new(io.into_inner()),
                     ahead,
                     Role::Server,
                     Some(config),

@@ -27,7 +27,7 @@ use tungstenite::Message;
 mod read_ahead;
 
 pub use crate::ws::ServerWs;
-pub use read_ahead::{ReadAhead, SCRATCH_LEN, WS_READ_BUFFER};
+pub use read_ahead::{ReadAhead, ReadAheadIo, SCRATCH_LEN, WS_READ_BUFFER};
 
 /// A boxed, sendable future.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;

@@ -24,7 +24,6 @@
 #![forbid(unsafe_code)]
 
 mod runtime;
-mod ws_io;
 
 pub use runtime::Tokio;
 pub use sio_core;

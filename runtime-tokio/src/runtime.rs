@@ -11,13 +11,13 @@ use futures_util::future::{Either, FutureExt};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::{connect::HttpConnector, Client as HttpClient};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use sio_runtime::rt::{BoxFuture, BoxWsStream, Runtime, RuntimeKind, ServerWs, WS_READ_BUFFER};
+use sio_runtime::rt::{
+    BoxFuture, BoxWsStream, ReadAheadIo, Runtime, RuntimeKind, ServerWs, WS_READ_BUFFER,
+};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::error::Error as WsError;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
-
-use crate::ws_io::WsIo;
 
 /// The tokio runtime: tasks on the current tokio runtime, tokio timers and sockets.
 #[derive(Debug, Default)]
@@ -79,7 +79,7 @@ impl Runtime for Tokio {
                 // first step for the whole connection.
                 Either::Left(
                     Box::pin(WebSocketStream::from_partially_read(
-                        WsIo::new(io.into_inner()),
+                        ReadAheadIo::new(io.into_inner()),
                         ahead,
                         Role::Server,
                         Some(config),

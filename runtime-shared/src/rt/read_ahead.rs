@@ -12,7 +12,8 @@
 
 use std::cell::RefCell;
 use std::io;
-use std::task::Poll;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 /// The read buffer size to give tungstenite together with a [`ReadAhead`]: what a connection
 /// keeps while idle, and the most it takes from [`ReadAhead`] per read.
@@ -86,6 +87,109 @@ impl ReadAhead {
     }
 }
 
+/// A socket whose reads go through a [`ReadAhead`], writes straight through: give it to the
+/// WebSocket (with a read buffer of [`WS_READ_BUFFER`]). It has tokio's I/O traits when the
+/// socket has them, and futures' when the socket has those.
+#[derive(Debug)]
+pub struct ReadAheadIo<S> {
+    io: S,
+    ahead: ReadAhead,
+}
+
+impl<S> ReadAheadIo<S> {
+    /// Read `io` through the thread's buffer.
+    pub fn new(io: S) -> Self {
+        ReadAheadIo {
+            io,
+            ahead: ReadAhead::default(),
+        }
+    }
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for ReadAheadIo<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let ReadAheadIo { io, ahead } = self.get_mut();
+        let read = ahead.poll_read(buf.initialize_unfilled(), |dst| {
+            let mut dst = tokio::io::ReadBuf::new(dst);
+            Pin::new(&mut *io)
+                .poll_read(cx, &mut dst)
+                .map_ok(|()| dst.filled().len())
+        });
+        read.map_ok(|n| buf.advance(n))
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for ReadAheadIo<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+impl<S: futures_util::io::AsyncRead + Unpin> futures_util::io::AsyncRead for ReadAheadIo<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let ReadAheadIo { io, ahead } = self.get_mut();
+        ahead.poll_read(buf, |dst| Pin::new(&mut *io).poll_read(cx, dst))
+    }
+}
+
+impl<S: futures_util::io::AsyncWrite + Unpin> futures_util::io::AsyncWrite for ReadAheadIo<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_close(cx)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,6 +246,32 @@ mod tests {
         });
         assert!(matches!(e, Poll::Ready(Err(ref e)) if e.kind() == io::ErrorKind::ConnectionReset));
         assert_eq!(ready(r.poll_read(&mut dst, |_| Poll::Ready(Ok(0)))), 0);
+    }
+
+    #[tokio::test]
+    async fn a_socket_read_in_small_pieces_gives_every_byte_once() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut peer, ours) = tokio::io::duplex(1 << 20);
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        peer.write_all(&data).await.unwrap();
+        peer.shutdown().await.unwrap();
+        let mut io = ReadAheadIo::new(ours);
+        let mut got = Vec::new();
+        let mut piece = [0u8; WS_READ_BUFFER];
+        loop {
+            let n = io.read(&mut piece).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&piece[..n]);
+        }
+        assert_eq!(got, data);
+        assert!(!io.ahead.has_kept());
+        // Writes go straight to the socket.
+        io.write_all(b"back").await.unwrap();
+        let mut back = [0u8; 4];
+        peer.read_exact(&mut back).await.unwrap();
+        assert_eq!(&back, b"back");
     }
 
     #[test]
