@@ -16,9 +16,7 @@ use futures_util::FutureExt;
 use http::header::{HeaderValue, HOST};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::http1::SendRequest;
-use sio_runtime::rt::{
-    BoxFuture, BoxWsStream, ReadAheadIo, Runtime, RuntimeKind, ServerWs, WS_READ_BUFFER,
-};
+use sio_runtime::rt::{BoxFuture, BoxWsStream, ReadAheadIo, Runtime, RuntimeKind, ServerWs};
 use smol_hyper::rt::FuturesIo;
 
 type Sender = SendRequest<Full<Bytes>>;
@@ -79,8 +77,6 @@ impl Runtime for AsyncStd {
                 let hyper::upgrade::Parts { io, read_buf, .. } = parts;
                 let ahead = read_buf.to_vec();
                 drop(read_buf);
-                // Reads through the thread's buffer: tungstenite's own can be small.
-                let config = config.read_buffer_size(WS_READ_BUFFER);
                 // Boxed while it makes the stream, so that the task is not as large as this
                 // first step for the whole connection.
                 let task = Box::pin(WebSocketStream::from_partially_read(

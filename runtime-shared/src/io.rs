@@ -287,34 +287,29 @@ fn run_handlers(driver: &Arc<Driver>, event: Event, state: Option<Arc<SocketStat
         }
         Event::Message { socket, packet } => {
             let Some(state) = state else { return };
-            let (middlewares, any, handlers) = {
+            let (middlewares, on_error, any, handlers) = {
                 let name = packet.event_name().unwrap_or_default();
                 let l = state.handlers.lock().expect("listeners lock");
+                // Each a reference count at most (an empty list is no allocation).
                 (
-                    (!l.packet_middlewares.is_empty())
-                        .then(|| (l.packet_middlewares.clone(), l.error.clone())),
-                    (!l.any.is_empty()).then(|| l.any.clone()),
-                    l.events.get(&*name).cloned(),
+                    l.packet_middlewares.clone(),
+                    l.error.clone(),
+                    l.any.clone(),
+                    l.events.get(&*name).cloned().unwrap_or_default(),
                 )
             };
             let s = SocketRef::from_state(driver.clone(), socket, state);
             let message = s.message(packet);
             // Per-packet middlewares (Node's `socket.use`): the first refusal drops the event
             // and reaches the socket's error listeners.
-            if let Some((middlewares, on_error)) = middlewares {
-                if let Some(err) = middlewares.iter().find_map(|m| m(&s, &message).err()) {
-                    tracing::debug!(event = %message.event(), socket = %s.state.sid, error = %err, "event refused by a middleware");
-                    for h in on_error.iter() {
-                        h(&s, &err);
-                    }
-                    return;
+            if let Some(err) = middlewares.iter().find_map(|m| m(&s, &message).err()) {
+                tracing::debug!(event = %message.event(), socket = %s.state.sid, error = %err, "event refused by a middleware");
+                for h in on_error.iter() {
+                    h(&s, &err);
                 }
+                return;
             }
-            let mut all = any
-                .iter()
-                .flat_map(|a| a.iter())
-                .chain(handlers.iter().flat_map(|h| h.iter()))
-                .peekable();
+            let mut all = any.iter().chain(handlers.iter()).peekable();
             if all.peek().is_none() {
                 tracing::debug!(event = %message.event(), socket = %s.state.sid, "no listener for event");
                 return;

@@ -59,8 +59,9 @@ pub trait Runtime: Send + Sync + 'static {
     fn read_file(&self, path: PathBuf) -> BoxFuture<io::Result<Vec<u8>>>;
 
     /// Take over an HTTP connection upgraded to WebSocket (the handshake is answered) and run
-    /// the server side of it: build the runtime's WebSocket stream over `upgraded` with
-    /// `config`, then `spawn(conn.run(stream))`.
+    /// the server side of it: build the runtime's WebSocket stream over `upgraded`, its reads
+    /// through a [`ReadAheadIo`] (`config`'s read buffer is [`WS_READ_BUFFER`], sized for
+    /// that), then `spawn(conn.run(stream))`.
     fn serve_websocket(
         &self,
         upgraded: hyper::upgrade::Upgraded,

@@ -321,12 +321,11 @@ impl Http {
                 match on_upgrade.await {
                     Ok(upgraded) => {
                         // Small buffers: tungstenite's defaults (128 KiB each) would make every
-                        // idle connection cost more than 100 KiB. Frames queued together are
-                        // still written with one flush. A runtime that reads the socket
-                        // through the thread's buffer (`rt::ReadAhead`) makes the read buffer
-                        // smaller still.
+                        // idle connection cost more than 100 KiB. The runtimes read the socket
+                        // through the thread's buffer (`rt::ReadAheadIo`), so a burst is still
+                        // one read; frames queued together are still written with one flush.
                         let config = WebSocketConfig::default()
-                            .read_buffer_size(4096)
+                            .read_buffer_size(crate::rt::WS_READ_BUFFER)
                             .write_buffer_size(8192)
                             .max_message_size(Some(max))
                             .max_frame_size(Some(max));

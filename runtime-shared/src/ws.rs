@@ -100,7 +100,7 @@ where
                         } else if close {
                             Step::Closing
                         } else {
-                            continue;
+                            Step::Idle
                         };
                         this.frames = frames.into_iter();
                         this.close = close;

@@ -11,9 +11,7 @@ use futures_util::future::{Either, FutureExt};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::{connect::HttpConnector, Client as HttpClient};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use sio_runtime::rt::{
-    BoxFuture, BoxWsStream, ReadAheadIo, Runtime, RuntimeKind, ServerWs, WS_READ_BUFFER,
-};
+use sio_runtime::rt::{BoxFuture, BoxWsStream, ReadAheadIo, Runtime, RuntimeKind, ServerWs};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::error::Error as WsError;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
@@ -73,8 +71,6 @@ impl Runtime for Tokio {
                 let hyper::upgrade::Parts { io, read_buf, .. } = parts;
                 let ahead = read_buf.to_vec();
                 drop(read_buf);
-                // Reads through the thread's buffer: tungstenite's own can be small.
-                let config = config.read_buffer_size(WS_READ_BUFFER);
                 // Boxed while it makes the stream, so that the task is not as large as this
                 // first step for the whole connection.
                 Either::Left(
@@ -89,7 +85,7 @@ impl Runtime for Tokio {
             }
             Err(upgraded) => Either::Right(
                 WebSocketStream::from_raw_socket(
-                    TokioIo::new(upgraded),
+                    ReadAheadIo::new(TokioIo::new(upgraded)),
                     Role::Server,
                     Some(config),
                 )
