@@ -287,7 +287,7 @@ fn run_handlers(driver: &Arc<Driver>, event: Event, state: Option<Arc<SocketStat
         }
         Event::Message { socket, packet } => {
             let Some(state) = state else { return };
-            let (middlewares, on_error, any, handlers) = {
+            let (middlewares, on_error, any, events, found) = {
                 let name = packet.event_name().unwrap_or_default();
                 let l = state.handlers.lock().expect("listeners lock");
                 // Each a reference count at most (an empty list is no allocation).
@@ -295,7 +295,8 @@ fn run_handlers(driver: &Arc<Driver>, event: Event, state: Option<Arc<SocketStat
                     l.packet_middlewares.clone(),
                     l.error.clone(),
                     l.any.clone(),
-                    l.events.get(&*name).cloned().unwrap_or_default(),
+                    l.events.clone(),
+                    l.events.find(&name),
                 )
             };
             let s = SocketRef::from_state(driver.clone(), socket, state);
@@ -309,7 +310,7 @@ fn run_handlers(driver: &Arc<Driver>, event: Event, state: Option<Arc<SocketStat
                 }
                 return;
             }
-            let mut all = any.iter().chain(handlers.iter()).peekable();
+            let mut all = any.iter().chain(events.at(found)).peekable();
             if all.peek().is_none() {
                 tracing::debug!(event = %message.event(), socket = %s.state.sid, "no listener for event");
                 return;

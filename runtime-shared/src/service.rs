@@ -455,10 +455,21 @@ fn is_websocket_upgrade(h: &HeaderMap) -> bool {
 fn handshake_of(query: &str, headers: &HeaderMap, remote: Option<String>) -> Handshake {
     Handshake {
         query: query.to_owned(),
-        headers: headers
-            .iter()
-            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-            .collect(),
+        headers: {
+            // Exactly the room they take: kept for the connection's life.
+            fn text<'a>(
+                (k, v): (&'a header::HeaderName, &'a HeaderValue),
+            ) -> Option<(&'a str, &'a str)> {
+                Some((k.as_str(), v.to_str().ok()?))
+            }
+            let (len, n) = headers
+                .iter()
+                .filter_map(text)
+                .fold((0, 0), |(len, n), (k, v)| (len + k.len() + v.len(), n + 1));
+            let mut h = sio_core::server::Headers::with_capacity(len, n);
+            h.extend(headers.iter().filter_map(text));
+            h
+        },
         remote_addr: remote,
         time: 0,
     }

@@ -112,16 +112,53 @@ impl<T: Clone> Shared<T> {
     /// Add one at the end (listeners are added rarely, run often: the list is rebuilt, one
     /// allocation of exactly its size).
     pub(crate) fn push(&mut self, item: T) {
+        let at = self.len();
+        self.insert(at, item);
+    }
+
+    /// Add one before the one at `at` (the list is rebuilt, as by [`Shared::push`]).
+    fn insert(&mut self, at: usize, item: T) {
         let mut all: Vec<T> = Vec::with_capacity(self.len() + 1);
-        all.extend(self.iter().cloned());
+        all.extend(self.iter().take(at).cloned());
         all.push(item);
+        all.extend(self.iter().skip(at).cloned());
         self.0 = Some(all.into());
+    }
+}
+
+/// The listeners of named events: one list for all events, sorted by name, and in the
+/// order added for one name. One allocation for a socket's event listeners however many
+/// events it listens to (every socket has its own, so a map per socket would cost more
+/// than the socket's protocol state); an event finds its listeners by binary search.
+#[derive(Default, Clone)]
+pub(crate) struct EventListeners(Shared<(Box<str>, EventHandler)>);
+
+impl EventListeners {
+    /// Add a listener of `event`, after those it already has.
+    pub(crate) fn add(&mut self, event: &str, handler: EventHandler) {
+        let at = self.0.partition_point(|(name, _)| &**name <= event);
+        self.0.insert(at, (event.into(), handler));
+    }
+
+    /// Where the listeners of `event` are, for [`EventListeners::at`].
+    pub(crate) fn find(&self, event: &str) -> std::ops::Range<usize> {
+        let from = self.0.partition_point(|(name, _)| &**name < event);
+        let to = from + self.0[from..].partition_point(|(name, _)| &**name == event);
+        from..to
+    }
+
+    /// The listeners in `range` (of [`EventListeners::find`]), in the order added.
+    pub(crate) fn at(
+        &self,
+        range: std::ops::Range<usize>,
+    ) -> impl Iterator<Item = &EventHandler> + Clone {
+        self.0.get(range).unwrap_or(&[]).iter().map(|(_, h)| h)
     }
 }
 
 #[derive(Default)]
 pub(crate) struct Listeners {
-    pub(crate) events: rustc_hash::FxHashMap<String, Shared<EventHandler>>,
+    pub(crate) events: EventListeners,
     pub(crate) any: Shared<EventHandler>,
     pub(crate) any_outgoing: Shared<OutgoingObserver>,
     pub(crate) packet_middlewares: Shared<PacketMiddleware>,
@@ -284,11 +321,7 @@ impl SocketRef {
     {
         let h: EventHandler = Arc::new(move |s, m| Box::pin(handler(s, m)));
         let mut listeners = self.state.handlers.lock().expect("listeners lock");
-        listeners
-            .events
-            .entry(event.to_owned())
-            .or_default()
-            .push(h);
+        listeners.events.add(event, h);
     }
 
     /// Listen to every incoming event (Node's `onAny`), before the event's own listeners.
@@ -613,5 +646,43 @@ impl BroadcastOperator {
             }
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handler() -> EventHandler {
+        Arc::new(|_, _| Box::pin(async {}))
+    }
+
+    fn found(l: &EventListeners, event: &str) -> Vec<EventHandler> {
+        l.at(l.find(event)).cloned().collect()
+    }
+
+    #[test]
+    fn event_listeners_by_name_in_the_order_added() {
+        let mut l = EventListeners::default();
+        assert!(found(&l, "a").is_empty());
+        let (b1, a1, b2, c1, a2) = (handler(), handler(), handler(), handler(), handler());
+        for (name, h) in [("b", &b1), ("a", &a1), ("b", &b2), ("c", &c1), ("a", &a2)] {
+            l.add(name, h.clone());
+        }
+        let same = |got: Vec<EventHandler>, want: &[&EventHandler]| {
+            got.len() == want.len() && got.iter().zip(want).all(|(g, w)| Arc::ptr_eq(g, w))
+        };
+        assert!(same(found(&l, "a"), &[&a1, &a2]));
+        assert!(same(found(&l, "b"), &[&b1, &b2]));
+        assert!(same(found(&l, "c"), &[&c1]));
+        for absent in ["", "0", "aa", "bb", "d"] {
+            assert!(found(&l, absent).is_empty(), "{absent}");
+        }
+        // A dispatch holds the list it found while listeners are added.
+        let held = l.clone();
+        let range = held.find("b");
+        l.add("a", handler());
+        assert!(same(held.at(range).cloned().collect(), &[&b1, &b2]));
+        assert_eq!(found(&l, "a").len(), 3);
     }
 }

@@ -127,6 +127,43 @@ fn socket_rooms_include_its_own_id() {
 }
 
 #[test]
+fn leaving_and_joining_the_own_room() {
+    let mut r = setup();
+    let sid = r.sid(3);
+    let listed = |r: &Room, room: &str| r.sim.server.namespace_rooms("/").iter().any(|x| x == room);
+    assert!(listed(&r, &sid));
+    // Left (Node allows it), the room is gone: emitting to it reaches nobody, excepting it
+    // excepts nobody.
+    r.leave(3, &sid);
+    assert_eq!(r.reach(&Target::room("/", &sid)), Vec::<usize>::new());
+    assert_eq!(
+        r.reach(&Target::namespace("/").except(&sid)),
+        [0, 1, 2, 3, 4, 5]
+    );
+    assert!(!listed(&r, &sid));
+    assert!(!r
+        .sim
+        .server
+        .socket_rooms(r.peers[3].1)
+        .unwrap()
+        .any(|x| *x == *sid));
+    // Another socket may join it; then it comes back to its own.
+    r.join(1, &sid);
+    assert_eq!(r.reach(&Target::room("/", &sid)), [1]);
+    r.join(3, &sid);
+    assert_eq!(r.reach(&Target::room("/", &sid)), [1, 3]);
+    assert_eq!(r.reach(&Target::namespace("/").except(&sid)), [0, 2, 4, 5]);
+    r.leave(1, &sid);
+    assert_eq!(r.reach(&Target::room("/", &sid)), [3]);
+    assert!(listed(&r, &sid));
+    // A socket's own room is in its namespace only.
+    assert_eq!(r.reach(&Target::room("/other", &sid)), Vec::<usize>::new());
+    let other = r.sid(6);
+    assert_eq!(r.reach(&Target::room("/", &other)), Vec::<usize>::new());
+    assert_eq!(r.reach(&Target::room("/other", &other)), [6]);
+}
+
+#[test]
 fn union_of_rooms_reaches_each_member_once() {
     let mut r = setup();
     for (i, room) in [(0, "a"), (1, "a"), (1, "b"), (2, "b"), (3, "c"), (1, "c")] {

@@ -30,6 +30,21 @@ impl Headers {
         Headers::default()
     }
 
+    /// No headers, with room for `headers` headers of `text` bytes of names and values in
+    /// all (no allocation while they fit).
+    pub fn with_capacity(text: usize, headers: usize) -> Self {
+        Headers {
+            text: String::with_capacity(text),
+            ends: Vec::with_capacity(headers),
+        }
+    }
+
+    /// Give back the room not used (a connection keeps its headers for its life).
+    pub fn shrink_to_fit(&mut self) {
+        self.text.shrink_to_fit();
+        self.ends.shrink_to_fit();
+    }
+
     /// Add a header at the end (a name given twice is kept twice, as the request had it).
     /// Headers past 4 GiB of text in all are not kept.
     pub fn push(&mut self, name: &str, value: &str) {
@@ -121,6 +136,7 @@ impl<N: AsRef<str>, V: AsRef<str>> FromIterator<(N, V)> for Headers {
     fn from_iter<I: IntoIterator<Item = (N, V)>>(iter: I) -> Self {
         let mut h = Headers::new();
         h.extend(iter);
+        h.shrink_to_fit();
         h
     }
 }
@@ -158,6 +174,13 @@ mod tests {
             let back: Vec<(String, String)> =
                 h.iter().map(|(n, v)| (n.to_owned(), v.to_owned())).collect();
             prop_assert_eq!(back, pairs.clone());
+            // Collected headers keep no spare room; room given beforehand changes nothing else.
+            prop_assert_eq!(h.text.capacity(), h.text.len());
+            prop_assert_eq!(h.ends.capacity(), h.ends.len());
+            let text: usize = pairs.iter().map(|(n, v)| n.len() + v.len()).sum();
+            let mut sized = Headers::with_capacity(text, pairs.len());
+            sized.extend(pairs.iter().map(|(n, v)| (n, v)));
+            prop_assert_eq!(&sized, &h);
             prop_assert_eq!(Headers::from(pairs), h);
         }
     }

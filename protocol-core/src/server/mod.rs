@@ -924,8 +924,9 @@ impl Server {
             return;
         }
         let deadline = now.saturating_add(duration);
+        // Its own room kept like any other while it is away: few are.
         let index = self.away_index.entry(s.nsp.clone()).or_default();
-        index.add(socket, &s.sid);
+        index.add(socket);
         for room in &s.rooms {
             index.join(socket, room.clone());
         }
@@ -1063,8 +1064,8 @@ impl Server {
             conn.sockets.insert(pc.nsp.clone(), socket);
         }
         let ns = self.namespaces.entry(pc.nsp.clone()).or_default();
-        ns.add(socket, &sid);
-        for room in &rooms {
+        ns.add(socket);
+        for room in rooms.iter().filter(|r| **r != sid) {
             ns.join(socket, room.clone());
         }
         self.by_sid.insert(sid.clone(), socket);
@@ -1198,7 +1199,7 @@ impl Server {
             let missed = self
                 .away_index
                 .get(&target.nsp)
-                .map(|index| index.select(target))
+                .map(|index| index.select(target, |_| None))
                 .unwrap_or_default();
             for s in missed {
                 let config = self
@@ -1382,7 +1383,8 @@ impl Server {
             .get_mut(&socket)
             .ok_or(ServerError::UnknownSocket(socket))?;
         let room = ByteString::from(room);
-        if s.rooms.insert(room.clone()) {
+        // Its own room is known by its id (see `own_room`).
+        if s.rooms.insert(room.clone()) && room != s.sid {
             self.namespaces
                 .get_mut(&s.nsp)
                 .expect("socket's namespace exists")
@@ -1520,12 +1522,19 @@ impl Server {
             .unwrap_or_default()
     }
 
-    /// The rooms of a namespace that have at least one member.
+    /// The rooms of a namespace that have at least one member, in order.
     pub fn namespace_rooms(&self, nsp: &str) -> Vec<ByteString> {
-        self.namespaces
-            .get(nsp)
-            .map(|n| n.rooms().cloned().collect())
-            .unwrap_or_default()
+        let Some(n) = self.namespaces.get(nsp) else {
+            return Vec::new();
+        };
+        let own = n.sockets().filter_map(|id| {
+            let s = self.sockets.get(&id)?;
+            s.rooms.contains(&*s.sid).then(|| s.sid.clone())
+        });
+        let mut rooms: Vec<ByteString> = n.rooms().cloned().chain(own).collect();
+        rooms.sort_unstable();
+        rooms.dedup();
+        rooms
     }
 
     /// The sockets `target` selects, in id order.
@@ -1534,7 +1543,15 @@ impl Server {
             .namespaces
             .get(&target.nsp)
             .ok_or_else(|| ServerError::UnknownNamespace(target.nsp.to_string()))?;
-        Ok(ns.select(target))
+        Ok(ns.select(target, |room| self.own_room(&target.nsp, room)))
+    }
+
+    /// The socket of namespace `nsp` in the room named by its own id `room`, if it has not
+    /// left it. (The namespaces' room indexes do not keep these rooms: every socket has one.)
+    fn own_room(&self, nsp: &str, room: &str) -> Option<SocketId> {
+        let id = *self.by_sid.get(room)?;
+        let s = self.sockets.get(&id)?;
+        (*s.nsp == *nsp && s.rooms.contains(room)).then_some(id)
     }
 
     // ----- internals -------------------------------------------------------------------

@@ -65,8 +65,8 @@ pub(crate) struct Namespace {
     rooms: BTreeMap<ByteString, Members>,
 }
 
-/// The sockets in one room. Every socket has a room of its own (named by its id), so most
-/// rooms hold one socket: that one needs no set (a set's first node is about 100 bytes).
+/// The sockets in one room. A room of one socket needs no set (a set's first node is about
+/// 100 bytes).
 #[derive(Debug)]
 enum Members {
     One(SocketId),
@@ -113,10 +113,10 @@ impl Members {
 }
 
 impl Namespace {
-    /// A socket arrives and joins the room named by its id.
-    pub(crate) fn add(&mut self, socket: SocketId, sid: &ByteString) {
+    /// A socket arrives. The room named by its id is not kept here: [`Namespace::select`]
+    /// is told of it (every socket has one, so keeping them would cost an entry each).
+    pub(crate) fn add(&mut self, socket: SocketId) {
         self.sockets.insert(socket);
-        self.join(socket, sid.clone());
     }
 
     pub(crate) fn join(&mut self, socket: SocketId, room: ByteString) {
@@ -152,14 +152,19 @@ impl Namespace {
         self.rooms.keys()
     }
 
-    /// The sockets `target` selects, in id order, each once.
-    pub(crate) fn select(&self, target: &Target) -> Vec<SocketId> {
+    /// The sockets `target` selects, in id order, each once. `own_room` tells which
+    /// socket of this namespace is in the room named by its own id, if any: those rooms are
+    /// not kept here.
+    pub(crate) fn select(
+        &self,
+        target: &Target,
+        own_room: impl Fn(&str) -> Option<SocketId>,
+    ) -> Vec<SocketId> {
         let excluded = |s: &SocketId| {
             target.except_sockets.contains(s)
-                || target
-                    .except_rooms
-                    .iter()
-                    .any(|r| self.rooms.get(r).is_some_and(|m| m.contains(s)))
+                || target.except_rooms.iter().any(|r| {
+                    self.rooms.get(r).is_some_and(|m| m.contains(s)) || own_room(r) == Some(*s)
+                })
         };
         if target.rooms.is_empty() {
             return self
@@ -174,6 +179,9 @@ impl Namespace {
             if let Some(members) = self.rooms.get(room) {
                 out.extend(members.iter().filter(|s| !excluded(s)).copied());
             }
+            if let Some(s) = own_room(room).filter(|s| !excluded(s)) {
+                out.insert(s);
+            }
         }
         out.into_iter().collect()
     }
@@ -187,14 +195,19 @@ mod tests {
     fn selection_is_union_minus_exceptions() {
         let mut ns = Namespace::default();
         for i in 0..5 {
-            ns.add(SocketId(i), &ByteString::from(format!("s{i}")));
+            ns.add(SocketId(i));
         }
+        // Own rooms "s0".."s4", s1 having left its own.
+        let own = |room: &str| {
+            let i: u64 = room.strip_prefix('s')?.parse().ok()?;
+            (i < 5 && i != 1).then_some(SocketId(i))
+        };
         ns.join(SocketId(0), "a".into());
         ns.join(SocketId(1), "a".into());
         ns.join(SocketId(1), "b".into());
         ns.join(SocketId(2), "b".into());
         ns.join(SocketId(3), "c".into());
-        let sel = |t: Target| ns.select(&t);
+        let sel = |t: Target| ns.select(&t, own);
         assert_eq!(sel(Target::namespace("/")).len(), 5);
         assert_eq!(
             sel(Target::room("/", "a").to("b")),
@@ -211,6 +224,16 @@ mod tests {
             [SocketId(2), SocketId(3)]
         );
         assert_eq!(sel(Target::room("/", "s3")), [SocketId(3)]);
+        assert_eq!(sel(Target::room("/", "s3").to("c")), [SocketId(3)]);
+        assert_eq!(
+            sel(Target::room("/", "s3").to("s0").to("s1")),
+            [SocketId(0), SocketId(3)]
+        );
+        assert_eq!(
+            sel(Target::namespace("/").except("s0").except("s1")),
+            [SocketId(1), SocketId(2), SocketId(3), SocketId(4)]
+        );
+        assert!(sel(Target::room("/", "s3").except("c")).is_empty());
         assert!(sel(Target::room("/", "nobody")).is_empty());
         let mut rooms = VecSet::default();
         rooms.insert(ByteString::from("s1"));
@@ -218,7 +241,7 @@ mod tests {
         rooms.insert(ByteString::from("b"));
         ns.remove(SocketId(1), &rooms);
         assert_eq!(
-            ns.select(&Target::room("/", "a").to("b")),
+            ns.select(&Target::room("/", "a").to("b"), own),
             [SocketId(0), SocketId(2)]
         );
         assert!(!ns.rooms().any(|r| r == "s1"));

@@ -130,6 +130,16 @@ impl<T: Ord> VecSet<T> {
         }
     }
 
+    /// Whether `item` is in.
+    pub(crate) fn contains<Q: Ord + ?Sized>(&self, item: &Q) -> bool
+    where
+        T: Borrow<Q>,
+    {
+        self.items
+            .binary_search_by(|x| x.borrow().cmp(item))
+            .is_ok()
+    }
+
     /// The items, in order.
     pub(crate) fn iter(&self) -> std::slice::Iter<'_, T> {
         self.items.iter()
@@ -209,6 +219,9 @@ mod tests {
                     Op::Remove(k) => prop_assert_eq!(s.remove(&k), r.remove(&k)),
                 }
                 prop_assert_eq!(s.iter().collect::<Vec<_>>(), r.iter().collect::<Vec<_>>());
+                for k in 0..16u8 {
+                    prop_assert_eq!(s.contains(&k), r.contains(&k));
+                }
             }
             let collected: VecSet<u8> = r.iter().rev().copied().collect();
             prop_assert_eq!(collected.into_iter().collect::<Vec<_>>(), r.into_iter().collect::<Vec<_>>());
