@@ -1060,6 +1060,59 @@ mod tests {
         assert_eq!(body_of(&t[0]), (200, "4hello".into()));
     }
 
+    /// What `Query::parse` must find: the first value of each key, split at the first `=`.
+    fn query_by_split(query: &str) -> (Option<&str>, Option<&str>, Option<&str>) {
+        let mut found = (None, None, None);
+        for pair in query.trim_start_matches('?').split('&') {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let slot = match k {
+                "EIO" => &mut found.0,
+                "transport" => &mut found.1,
+                "sid" => &mut found.2,
+                _ => continue,
+            };
+            slot.get_or_insert(v);
+        }
+        found
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn query_parse_finds_what_split_finds(
+            parts in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just("EIO".to_owned()),
+                    proptest::strategy::Just("sid".to_owned()),
+                    proptest::strategy::Just("transport".to_owned()),
+                    "[a-z=&?é]{0,4}",
+                ],
+                0..8,
+            ),
+            seps in proptest::collection::vec("[=&]", 8),
+        ) {
+            let mut query = String::new();
+            for (p, sep) in parts.iter().zip(&seps) {
+                query.push_str(p);
+                query.push_str(sep);
+            }
+            let q = Query::parse(&query);
+            proptest::prop_assert_eq!((q.eio, q.transport, q.sid), query_by_split(&query));
+        }
+    }
+
+    #[test]
+    fn query_parse_examples() {
+        let q = Query::parse("?EIO=4&transport=polling&t=x&sid=a=b&sid=c");
+        assert_eq!(
+            (q.eio, q.transport, q.sid),
+            (Some("4"), Some("polling"), Some("a=b"))
+        );
+        let q = Query::parse("EIO&sid=");
+        assert_eq!((q.eio, q.transport, q.sid), (Some(""), None, Some("")));
+        let q = Query::parse("");
+        assert_eq!((q.eio, q.transport, q.sid), (None, None, None));
+    }
+
     #[test]
     fn query_errors() {
         let mut s = server();
