@@ -129,9 +129,11 @@ impl<T: Clone> Shared<T> {
 /// The listeners of named events: one list for all events, sorted by name, and in the
 /// order added for one name. One allocation for a socket's event listeners however many
 /// events it listens to (every socket has its own, so a map per socket would cost more
-/// than the socket's protocol state); an event finds its listeners by binary search.
+/// than the socket's protocol state); an event finds its listeners by a scan while there are
+/// few, by binary search beyond. Names are shared: adding a listener rebuilds the list
+/// without copying them.
 #[derive(Default, Clone)]
-pub(crate) struct EventListeners(Shared<(Box<str>, EventHandler)>);
+pub(crate) struct EventListeners(Shared<(Arc<str>, EventHandler)>);
 
 impl EventListeners {
     /// Add a listener of `event`, after those it already has.

@@ -304,6 +304,17 @@ struct Session {
     confirmed: u64,
 }
 
+impl Session {
+    /// Whether a frame written now goes out now (a polling session needs a parked GET, and
+    /// no upgrade in progress).
+    fn is_writable(&self) -> bool {
+        match self.transport {
+            TransportKind::WebSocket => true,
+            TransportKind::Polling => self.parked.is_some() && self.probe.is_none(),
+        }
+    }
+}
+
 /// The Engine.IO server state machine. See the [module docs](self).
 #[derive(Debug)]
 pub struct EngineServer {
@@ -759,38 +770,35 @@ impl EngineServer {
         frames: impl IntoIterator<Item = Frame>,
         volatile: bool,
     ) -> Result<bool, EngineError> {
-        if !self.is_open(session) {
-            return Err(EngineError::UnknownSession(session));
-        }
-        Ok(self.write(now, session, frames, volatile))
+        self.write(now, session, frames, volatile)
+            .ok_or(EngineError::UnknownSession(session))
     }
 
     /// Whether a volatile send to `session` would be delivered now.
     pub fn is_writable(&self, session: SessionId) -> bool {
-        self.sessions.get(&session).is_some_and(|s| {
-            !s.closing
-                && match s.transport {
-                    TransportKind::WebSocket => true,
-                    TransportKind::Polling => s.parked.is_some() && s.probe.is_none(),
-                }
-        })
+        self.sessions
+            .get(&session)
+            .is_some_and(|s| !s.closing && s.is_writable())
     }
 
     fn is_open(&self, session: SessionId) -> bool {
         self.sessions.get(&session).is_some_and(|s| !s.closing)
     }
 
+    /// Write `frames` to an open session (`None`: none is open with that id); whether they
+    /// were written (a volatile write to a session that cannot take them now is dropped).
+    /// One lookup of the session: every recipient of a broadcast comes here.
     fn write(
         &mut self,
         now: Millis,
         id: SessionId,
         frames: impl IntoIterator<Item = Frame>,
         volatile: bool,
-    ) -> bool {
-        if volatile && !self.is_writable(id) {
-            return false;
+    ) -> Option<bool> {
+        let session = self.sessions.get_mut(&id).filter(|s| !s.closing)?;
+        if volatile && !session.is_writable() {
+            return Some(false);
         }
-        let session = self.sessions.get_mut(&id).expect("open session");
         match session.transport {
             TransportKind::WebSocket => {
                 let ws = session.ws.expect("websocket session has a socket");
@@ -802,12 +810,12 @@ impl EngineServer {
                 if session.queue.len() > self.config.max_buffered_frames {
                     session.queue.clear();
                     self.close(now, id, CloseReason::BufferFull);
-                    return false;
+                    return Some(false);
                 }
                 self.flush_polling(id);
             }
         }
-        true
+        Some(true)
     }
 
     fn flush_polling(&mut self, id: SessionId) {

@@ -174,6 +174,19 @@ impl Namespace {
                 .copied()
                 .collect();
         }
+        if let [room] = target.rooms.as_slice() {
+            // One room (most broadcasts): its members come in order, each once.
+            let mut out: Vec<SocketId> = match self.rooms.get(room) {
+                Some(members) => members.iter().filter(|s| !excluded(s)).copied().collect(),
+                None => Vec::new(),
+            };
+            if let Some(s) = own_room(room).filter(|s| !excluded(s)) {
+                if let Err(at) = out.binary_search(&s) {
+                    out.insert(at, s);
+                }
+            }
+            return out;
+        }
         let mut out = BTreeSet::new();
         for room in &target.rooms {
             if let Some(members) = self.rooms.get(room) {
