@@ -184,12 +184,11 @@ impl<Rt: RuntimeKind> SocketIo<Rt> {
                     .with_upgrades();
                 let mut conn = std::pin::pin!(conn);
                 // Only an explicit shutdown; a dropped sender (the listener failed) is not one.
-                let stopped = std::pin::pin!(async move {
+                let mut stopped = std::pin::pin!(async move {
                     if stop.wait_for(|stop| *stop).await.is_err() {
                         std::future::pending::<()>().await;
                     }
                 });
-                let mut stopped = stopped;
                 // The connection, until the shutdown signal. That signal is polled once to
                 // register the task's waker, then only once `stopping` is set (or the waker
                 // changed): polling it on every wake-up of a busy connection cost more than
