@@ -139,6 +139,14 @@ def install(sio, name, tries, processed):
             other = sio.manager.sid_from_eio_sid(eio_sid, nsp)
             if other is not None:
                 await sio.disconnect(other, namespace=nsp)
+        # Node closes the connection once its write buffer has drained; python-engineio closes
+        # at once. Over polling, wait (bounded) until the client's GET has collected the
+        # DISCONNECT packets, so that the close cannot overtake them.
+        eio_socket = sio.eio.sockets.get(eio_sid)
+        for _ in range(200):
+            if eio_socket is None or eio_socket.queue.empty():
+                break
+            await asyncio.sleep(0.01)
         await sio.eio.disconnect(eio_sid)
 
     async def seq(sid, i, blob=None):
