@@ -3,114 +3,25 @@
 //! One [`Server`] core lives behind one mutex. Whoever has input (a WebSocket task, an HTTP
 //! request, the timer task, an application command) locks it, feeds the core, drains every
 //! output into a [`Dispatch`] and unlocks; then it performs the dispatch: frames go to the
-//! per-connection outboxes (the writer of the current connection writes them itself, without
-//! a wake-up), HTTP answers complete their parked requests, events run the application's
+//! per-connection outboxes (see [`crate::outbox`]: written by the current connection's task,
+//! or here onto an idle connection's stream, or by its task woken for them), HTTP answers complete their parked requests, events run the application's
 //! handlers.
 
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-
-use futures_util::task::AtomicWaker;
 
 use sio_core::engine::server::{HttpResponse, RequestId, Transmit, WsId};
 use sio_core::server::{BroadcastAckId, Event, Output, Server, SocketId};
 use sio_core::socket::Packet;
 use std::time::Instant;
-use tungstenite::Message;
 
 use tokio::sync::{oneshot, Notify};
 
 use crate::io::App;
+use crate::outbox::Outbox;
 use crate::rt::Runtime;
-
-/// Frames waiting to be written on one WebSocket.
-///
-/// The connection's own task writes them. Frames queued while that task handles its own
-/// input (the answer to an event, a handler's emit to its own socket) need no wake-up: the
-/// task looks at the outbox right after ([`serving`]); others wake it.
-#[derive(Debug, Default)]
-pub(crate) struct Outbox {
-    state: Mutex<OutboxState>,
-    /// Frames or the close were queued since the last [`Outbox::take`].
-    ready: AtomicBool,
-    waker: AtomicWaker,
-}
-
-#[derive(Debug, Default)]
-struct OutboxState {
-    /// One frame inline: a connection that has nothing to write holds no buffer for it, and
-    /// one frame at a time (an answer, a broadcast) needs none.
-    frames: Frames,
-    close: bool,
-}
-
-/// The frames taken from an [`Outbox`] at once.
-pub(crate) type Frames = SmallVec<[Message; 1]>;
-
-impl Outbox {
-    /// Queue a frame; true when the outbox was empty (then its task needs a wake-up; otherwise
-    /// the frame before this one already arranged it).
-    pub(crate) fn push(&self, msg: Message) -> bool {
-        self.state.lock().expect("outbox lock").frames.push(msg);
-        !self.ready.swap(true, Ordering::AcqRel)
-    }
-
-    /// Queue the close; true when the outbox was empty, as for [`Outbox::push`].
-    pub(crate) fn close(&self) -> bool {
-        self.state.lock().expect("outbox lock").close = true;
-        !self.ready.swap(true, Ordering::AcqRel)
-    }
-
-    /// Wake the connection's task, unless it is the one running here (it will look).
-    pub(crate) fn wake(&self) {
-        let current = SERVING.with(|s| s.get());
-        if !std::ptr::eq(current, self) {
-            self.waker.wake();
-        }
-    }
-
-    /// Take every queued frame, and whether the socket must be closed after them.
-    pub(crate) fn take(&self) -> (Frames, bool) {
-        if !self.ready.swap(false, Ordering::AcqRel) {
-            return (Frames::new(), false);
-        }
-        let mut s = self.state.lock().expect("outbox lock");
-        (std::mem::take(&mut s.frames), s.close)
-    }
-
-    /// Ready once something was queued (then [`Outbox::take`] it).
-    pub(crate) fn poll_ready(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
-        if self.ready.load(Ordering::Acquire) {
-            return std::task::Poll::Ready(());
-        }
-        self.waker.register(cx.waker());
-        if self.ready.load(Ordering::Acquire) {
-            std::task::Poll::Ready(())
-        } else {
-            std::task::Poll::Pending
-        }
-    }
-}
-
-thread_local! {
-    /// The outbox whose connection task is handling its own input on this thread.
-    static SERVING: std::cell::Cell<*const Outbox> = const { std::cell::Cell::new(std::ptr::null()) };
-}
-
-/// Run `f` as the task of `outbox`'s connection handling its input: frames queued for it
-/// meanwhile (on this thread) wake nobody, the caller takes them next.
-pub(crate) fn serving<R>(outbox: &Outbox, f: impl FnOnce() -> R) -> R {
-    struct Reset(*const Outbox);
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            SERVING.with(|s| s.set(self.0));
-        }
-    }
-    let _reset = Reset(SERVING.with(|s| s.replace(outbox)));
-    f()
-}
 
 /// The result of an ack wait.
 pub(crate) type AckResult = Result<Packet, crate::AckError>;
@@ -220,7 +131,7 @@ impl Driver {
             self.timer.notify_one();
         }
         for o in d.wake {
-            o.wake();
+            o.deliver();
         }
         for (tx, resp) in d.http {
             let _ = tx.send(resp);
@@ -378,67 +289,5 @@ pub(crate) async fn timer_task<T: Timed>(driver: std::sync::Weak<T>) {
                 d.fire();
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::atomic::AtomicUsize;
-    use std::task::{Context, Poll, Wake, Waker};
-
-    struct Count(AtomicUsize);
-
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
-    fn text(s: &'static str) -> Message {
-        Message::Text(s.into())
-    }
-
-    #[test]
-    fn an_outbox_asks_for_a_wake_up_only_when_it_stops_being_empty() {
-        let o = Outbox::default();
-        assert!(o.push(text("a")));
-        assert!(!o.push(text("b")));
-        let (got, close) = o.take();
-        assert_eq!((&got[..], close), (&[text("a"), text("b")][..], false));
-        // Nothing new: nothing taken.
-        let (got, close) = o.take();
-        assert!(got.is_empty() && !close);
-        assert!(o.push(text("c")));
-        assert!(!o.close());
-        let (got, close) = o.take();
-        assert_eq!((&got[..], close), (&[text("c")][..], true));
-        // One frame is held inline, without a buffer of its own.
-        assert!(!got.spilled());
-    }
-
-    #[test]
-    fn the_task_serving_an_outbox_is_not_woken_for_it() {
-        let o = Outbox::default();
-        let count = Arc::new(Count(AtomicUsize::new(0)));
-        let waker = Waker::from(count.clone());
-        let mut cx = Context::from_waker(&waker);
-        assert_eq!(o.poll_ready(&mut cx), Poll::Pending);
-        serving(&o, || {
-            assert!(o.push(text("own")));
-            o.wake();
-        });
-        assert_eq!(count.0.load(Ordering::SeqCst), 0);
-        // Ready all the same: the serving task looks right after.
-        assert_eq!(o.poll_ready(&mut cx), Poll::Ready(()));
-        o.take();
-        // Another outbox served on this thread does not hide this one.
-        let other = Outbox::default();
-        assert_eq!(o.poll_ready(&mut cx), Poll::Pending);
-        serving(&other, || {
-            assert!(o.push(text("from elsewhere")));
-            o.wake();
-        });
-        assert_eq!(count.0.load(Ordering::SeqCst), 1);
     }
 }

@@ -33,6 +33,7 @@ mod config;
 mod driver;
 mod engine_io;
 mod io;
+mod outbox;
 pub mod rt;
 mod service;
 mod socket;

@@ -20,8 +20,9 @@ use tungstenite::handshake::derive_accept_key;
 use tungstenite::protocol::WebSocketConfig;
 
 use crate::config::{Cors, CorsOrigin, ServerOptions};
-use crate::driver::{Driver, Outbox};
+use crate::driver::Driver;
 use crate::io::SocketIo;
+use crate::outbox::Outbox;
 use crate::rt::RuntimeKind;
 use crate::ws::ServerWs;
 

@@ -1,9 +1,10 @@
 //! One WebSocket connection, server or client: read messages into the core, write what its
 //! outbox holds.
 //!
-//! Everything for one connection happens in its own task: the frames the core produces while
-//! handling this connection's input are written by this task right after, without a wake-up,
-//! and all frames queued at once are written with one flush.
+//! The connection's own task reads, and writes the frames the core produces while handling
+//! this connection's input right after, without a wake-up; all frames queued at once are
+//! written with one flush. While the task waits, its stream is parked in the outbox, where
+//! others write to it directly (see [`crate::outbox`]).
 
 use std::future::Future;
 use std::ops::Deref;
@@ -21,8 +22,46 @@ use std::task::Context;
 use tungstenite::error::{Error as WsError, ProtocolError};
 use tungstenite::{Message, Utf8Bytes};
 
-use crate::driver::{Driver, Frames, Outbox};
+use crate::driver::Driver;
+use crate::outbox::{Frames, Outbox, Taken};
 use crate::rt::WsStream;
+
+/// A WebSocket stream behind a pointer: what the connection's task and, while it waits,
+/// the writers of its outbox use.
+pub(crate) trait Wire: Send {
+    /// The next message read.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, WsError>>>;
+    /// Ready to take a message.
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), WsError>>;
+    /// Take a message (buffered until a flush).
+    fn start_send(&mut self, msg: Message) -> Result<(), WsError>;
+    /// Write out what was taken.
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), WsError>>;
+    /// Send the close frame and end the stream.
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), WsError>>;
+}
+
+impl<S: WsStream> Wire for S {
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, WsError>>> {
+        self.poll_next_unpin(cx)
+    }
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), WsError>> {
+        self.poll_ready_unpin(cx)
+    }
+
+    fn start_send(&mut self, msg: Message) -> Result<(), WsError> {
+        self.start_send_unpin(msg)
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), WsError>> {
+        self.poll_flush_unpin(cx)
+    }
+
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), WsError>> {
+        self.poll_close_unpin(cx)
+    }
+}
 
 /// How a WebSocket's loop ended.
 pub(crate) enum End {
@@ -37,17 +76,17 @@ pub(crate) enum End {
 /// queued), hand every received frame to `on_frame`.
 ///
 /// One task reads and writes, one after the other: no split halves (and no lock between them)
-/// are needed. A future written by hand rather than an `async fn`: it holds the stream, the
-/// frames being written and its step, and nothing else (an idle connection's task is this
-/// future; an `async fn` keeps room for every local of every step, the stream twice over).
-pub(crate) fn pump<S, O, F>(stream: S, outbox: O, on_frame: F) -> Pump<S, O, F>
+/// are needed. A future written by hand rather than an `async fn`: it holds the stream (boxed,
+/// so that it can be parked in the outbox while the task waits), the frames being written and
+/// its step, and nothing else (an `async fn` keeps room for every local of every step).
+pub(crate) fn pump<S, O, F>(stream: S, outbox: O, on_frame: F) -> Pump<O, F>
 where
-    S: WsStream,
+    S: WsStream + 'static,
     O: Deref<Target = Outbox> + Unpin,
     F: FnMut(Frame) + Unpin,
 {
     Pump {
-        stream,
+        wire: Some(Box::new(stream)),
         outbox,
         on_frame,
         frames: Frames::new().into_iter(),
@@ -57,8 +96,9 @@ where
 }
 
 /// The future of [`pump`].
-pub(crate) struct Pump<S, O, F> {
-    stream: S,
+pub(crate) struct Pump<O, F> {
+    /// The stream, unless it is parked in the outbox (while the task waits, idle).
+    wire: Option<Box<dyn Wire>>,
     outbox: O,
     on_frame: F,
     /// Taken from the outbox, not yet given to the stream.
@@ -80,9 +120,8 @@ enum Step {
     Closing,
 }
 
-impl<S, O, F> Future for Pump<S, O, F>
+impl<O, F> Future for Pump<O, F>
 where
-    S: WsStream,
     O: Deref<Target = Outbox> + Unpin,
     F: FnMut(Frame) + Unpin,
 {
@@ -90,23 +129,49 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<End> {
         let this = self.get_mut();
+        let Some(mut wire) = this.wire.take().or_else(|| this.outbox.unpark()) else {
+            // Only this task parks the stream, and takes it back here.
+            return Poll::Ready(End::Lost { error: false });
+        };
+        let r = this.step(cx, &mut *wire);
+        if r.is_pending() && this.step == Step::Idle {
+            this.outbox.park(wire);
+        } else {
+            this.wire = Some(wire);
+        }
+        r
+    }
+}
+
+impl<O, F> Pump<O, F>
+where
+    O: Deref<Target = Outbox> + Unpin,
+    F: FnMut(Frame) + Unpin,
+{
+    fn step(&mut self, cx: &mut Context<'_>, wire: &mut dyn Wire) -> Poll<End> {
         loop {
-            match this.step {
+            match self.step {
                 Step::Idle => {
-                    if this.outbox.poll_ready(cx).is_ready() {
-                        let (frames, close) = this.outbox.take();
-                        this.step = if !frames.is_empty() {
+                    if self.outbox.poll_ready(cx).is_ready() {
+                        let Taken {
+                            frames,
+                            flush,
+                            close,
+                        } = self.outbox.take();
+                        self.step = if !frames.is_empty() {
                             Step::Writing
+                        } else if flush {
+                            Step::Flushing
                         } else if close {
                             Step::Closing
                         } else {
                             Step::Idle
                         };
-                        this.frames = frames.into_iter();
-                        this.close = close;
+                        self.frames = frames.into_iter();
+                        self.close = close;
                         continue;
                     }
-                    let msg = match this.stream.poll_next_unpin(cx) {
+                    let msg = match wire.poll_read(cx) {
                         Poll::Ready(m) => m,
                         Poll::Pending => return Poll::Pending,
                     };
@@ -125,27 +190,27 @@ where
                             return Poll::Ready(lost(&e));
                         }
                     };
-                    let on_frame = &mut this.on_frame;
-                    crate::driver::serving(&this.outbox, || on_frame(frame));
+                    let on_frame = &mut self.on_frame;
+                    crate::outbox::serving(&self.outbox, || on_frame(frame));
                 }
                 Step::Writing => {
-                    if this.frames.as_slice().is_empty() {
-                        this.step = Step::Flushing;
+                    if self.frames.as_slice().is_empty() {
+                        self.step = Step::Flushing;
                         continue;
                     }
-                    match this.stream.poll_ready_unpin(cx) {
+                    match wire.poll_ready(cx) {
                         Poll::Ready(Ok(())) => {}
                         Poll::Ready(Err(e)) => return Poll::Ready(write_failed(&e)),
                         Poll::Pending => return Poll::Pending,
                     }
-                    let f = this.frames.next().expect("not empty");
-                    if let Err(e) = this.stream.start_send_unpin(f) {
+                    let f = self.frames.next().expect("not empty");
+                    if let Err(e) = wire.start_send(f) {
                         return Poll::Ready(write_failed(&e));
                     }
                 }
-                Step::Flushing => match this.stream.poll_flush_unpin(cx) {
+                Step::Flushing => match wire.poll_flush(cx) {
                     Poll::Ready(Ok(())) => {
-                        this.step = if this.close {
+                        self.step = if self.close {
                             Step::Closing
                         } else {
                             Step::Idle
@@ -155,7 +220,7 @@ where
                     Poll::Pending => return Poll::Pending,
                 },
                 Step::Closing => {
-                    return match this.stream.poll_close_unpin(cx) {
+                    return match wire.poll_close(cx) {
                         Poll::Pending => Poll::Pending,
                         Poll::Ready(_) => Poll::Ready(End::Closed),
                     };

@@ -24,6 +24,7 @@
 #![forbid(unsafe_code)]
 
 mod runtime;
+mod socket;
 
 pub use runtime::Tokio;
 pub use sio_core;

@@ -60,7 +60,9 @@ impl Runtime for Tokio {
     ) {
         // Served by `SocketIo::serve`, the connection is a TCP stream of ours: take it back
         // (with what hyper read past the request) so that the WebSocket reads and writes the
-        // socket itself. Mounted in another server, it is whatever that server gave hyper.
+        // socket itself (through `Socket`, whose writes a broadcast can make from its own task
+        // to many connections). Mounted in another server, it is whatever that server gave
+        // hyper.
         // (Combinators, not an `async` block: the task holds one WebSocket stream, not one
         // per `async` layer.)
         let task = match upgraded.downcast::<TokioIo<TcpStream>>() {
@@ -75,7 +77,7 @@ impl Runtime for Tokio {
                 // first step for the whole connection.
                 Either::Left(
                     Box::pin(WebSocketStream::from_partially_read(
-                        ReadAheadIo::new(io.into_inner()),
+                        ReadAheadIo::new(crate::socket::Socket(io.into_inner())),
                         ahead,
                         Role::Server,
                         Some(config),

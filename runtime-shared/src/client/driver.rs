@@ -23,7 +23,8 @@ use tungstenite::client::IntoClientRequest;
 use tungstenite::protocol::WebSocketConfig;
 
 use super::{message, AckWaiter, Listeners, ManagerEvent, ManagerHandler, Socket};
-use crate::driver::{Outbox, Timed};
+use crate::driver::Timed;
+use crate::outbox::Outbox;
 use crate::rt::Runtime;
 use crate::ws::{pump, End};
 
@@ -209,8 +210,10 @@ impl ClientDriver {
                 }
             }
             Transmit::Ws { ws, .. } | Transmit::WsClose { ws } => {
-                if let Some(o) = self.lock().outboxes.get(&ws) {
-                    o.wake();
+                // Not under the lock: delivering may write to the socket.
+                let outbox = self.lock().outboxes.get(&ws).cloned();
+                if let Some(o) = outbox {
+                    o.deliver();
                 }
             }
         }
