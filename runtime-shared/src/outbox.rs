@@ -23,6 +23,18 @@ use crate::ws::Wire;
 /// The frames taken from an [`Outbox`] at once.
 pub(crate) type Frames = SmallVec<[Message; 1]>;
 
+/// What [`Outbox::write_queued`] came to.
+#[derive(Debug)]
+pub(crate) enum Written {
+    /// Every queued frame went to the stream: `flush` when any did (or a flush was asked
+    /// for), `close` when the close was asked for.
+    Done { flush: bool, close: bool },
+    /// The stream took no more; the rest is queued again.
+    Blocked,
+    /// The stream failed.
+    Failed(tungstenite::Error),
+}
+
 /// What an [`Outbox`] hands its connection's task: the frames to write, whether the stream
 /// holds written frames that still need a flush, and whether to close after them.
 #[derive(Debug, Default)]
@@ -79,14 +91,14 @@ impl Outbox {
     }
 
     /// Hand back to the connection's task what a writer could not finish: frames not
-    /// written (before any queued since), a flush, the close.
-    fn defer(&self, unwritten: impl Iterator<Item = Message>, flush: bool, close: bool) {
+    /// written (before any queued since), a flush; and mark the outbox ready (a close asked
+    /// for stays queued: [`Outbox::take`] does not clear it).
+    fn defer(&self, unwritten: impl Iterator<Item = Message>, flush: bool) {
         let mut s = relock(&self.state);
         let newer = std::mem::take(&mut s.frames);
         s.frames.extend(unwritten);
         s.frames.extend(newer);
         s.flush |= flush;
-        s.close |= close;
         drop(s);
         self.ready.store(true, Ordering::Release);
     }
@@ -112,38 +124,54 @@ impl Outbox {
     /// Write what is queued on the parked stream `wire`; false when the connection's task
     /// must finish (then what is left was handed back to it).
     fn write_parked(&self, wire: &mut dyn Wire) -> bool {
+        // The connection's task is parked and stays so: nobody may be woken for this.
+        let mut cx = Context::from_waker(Waker::noop());
+        match self.write_queued(wire, &mut cx) {
+            Written::Done { flush, close } => {
+                if flush && !matches!(wire.poll_flush(&mut cx), Poll::Ready(Ok(()))) {
+                    self.defer(std::iter::empty(), true);
+                    return false;
+                }
+                if close {
+                    // Still queued: the task sends it.
+                    self.defer(std::iter::empty(), false);
+                    return false;
+                }
+                true
+            }
+            Written::Blocked => false,
+            // The task finds the failure when it flushes.
+            Written::Failed(_) => {
+                self.defer(std::iter::empty(), true);
+                false
+            }
+        }
+    }
+
+    /// Give the queued frames to `wire` (not flushed). What it is not ready for goes back to
+    /// the front of the queue, to be taken again once it is (`cx` is woken then).
+    pub(crate) fn write_queued(&self, wire: &mut dyn Wire, cx: &mut Context<'_>) -> Written {
         let Taken {
             frames,
             flush,
             close,
         } = self.take();
-        if frames.is_empty() && !flush && !close {
-            // A deliverer before this one wrote it all.
-            return true;
-        }
-        // The connection's task is parked and stays so: nobody may be woken for this.
-        let mut cx = Context::from_waker(Waker::noop());
+        let flush = flush || !frames.is_empty();
         let mut frames = frames.into_iter();
         while let Some(frame) = frames.next() {
-            let sent = match wire.poll_ready(&mut cx) {
-                Poll::Ready(Ok(())) => wire.start_send(frame).is_ok(),
-                _ => {
-                    self.defer(std::iter::once(frame).chain(frames), true, close);
-                    return false;
+            match wire.poll_ready(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Written::Failed(e),
+                Poll::Pending => {
+                    self.defer(std::iter::once(frame).chain(frames), flush);
+                    return Written::Blocked;
                 }
-            };
-            if !sent {
-                // The stream failed: its task finds out when it flushes.
-                self.defer(frames, true, close);
-                return false;
+            }
+            if let Err(e) = wire.start_send(frame) {
+                return Written::Failed(e);
             }
         }
-        let flushed = matches!(wire.poll_flush(&mut cx), Poll::Ready(Ok(())));
-        if !flushed || close {
-            self.defer(std::iter::empty(), !flushed, close);
-            return false;
-        }
-        true
+        Written::Done { flush, close }
     }
 
     /// Take every queued frame, and whether to flush and close after them.
@@ -423,8 +451,8 @@ mod tests {
         o.deliver();
         assert_eq!(count.0.load(Ordering::SeqCst), 1);
         let t = o.take();
-        // The frame that failed is gone with the stream; the task's flush reports the end.
-        assert_eq!(&t.frames[..], &[text("b")][..]);
+        // The stream is broken: its task's flush reports the end (no frame can go anymore).
+        assert!(t.frames.is_empty());
         assert!(t.flush);
     }
 }

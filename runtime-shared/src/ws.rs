@@ -23,7 +23,7 @@ use tungstenite::error::{Error as WsError, ProtocolError};
 use tungstenite::{Message, Utf8Bytes};
 
 use crate::driver::Driver;
-use crate::outbox::{Frames, Outbox, Taken};
+use crate::outbox::{Outbox, Written};
 use crate::rt::WsStream;
 
 /// A WebSocket stream behind a pointer: what the connection's task and, while it waits,
@@ -77,8 +77,8 @@ pub(crate) enum End {
 ///
 /// One task reads and writes, one after the other: no split halves (and no lock between them)
 /// are needed. A future written by hand rather than an `async fn`: it holds the stream (boxed,
-/// so that it can be parked in the outbox while the task waits), the frames being written and
-/// its step, and nothing else (an `async fn` keeps room for every local of every step).
+/// so that it can be parked in the outbox while the task waits) and its step, and nothing else
+/// (frames not written yet stay in the outbox): an idle connection's task is this future.
 pub(crate) fn pump<S, O, F>(stream: S, outbox: O, on_frame: F) -> Pump<O, F>
 where
     S: WsStream + 'static,
@@ -89,7 +89,6 @@ where
         wire: Some(Box::new(stream)),
         outbox,
         on_frame,
-        frames: Frames::new().into_iter(),
         close: false,
         step: Step::Idle,
     }
@@ -101,9 +100,7 @@ pub(crate) struct Pump<O, F> {
     wire: Option<Box<dyn Wire>>,
     outbox: O,
     on_frame: F,
-    /// Taken from the outbox, not yet given to the stream.
-    frames: smallvec::IntoIter<[Message; 1]>,
-    /// Close the stream once `frames` are written.
+    /// Close the stream once what was written is flushed.
     close: bool,
     step: Step,
 }
@@ -112,7 +109,7 @@ pub(crate) struct Pump<O, F> {
 enum Step {
     /// Waiting for the outbox or a message.
     Idle,
-    /// Giving `frames` to the stream.
+    /// Waiting for the stream to take the frames left in the outbox.
     Writing,
     /// Flushing what was written.
     Flushing,
@@ -153,22 +150,20 @@ where
             match self.step {
                 Step::Idle => {
                     if self.outbox.poll_ready(cx).is_ready() {
-                        let Taken {
-                            frames,
-                            flush,
-                            close,
-                        } = self.outbox.take();
-                        self.step = if !frames.is_empty() {
-                            Step::Writing
-                        } else if flush {
-                            Step::Flushing
-                        } else if close {
-                            Step::Closing
-                        } else {
-                            Step::Idle
+                        self.step = match self.outbox.write_queued(wire, cx) {
+                            Written::Done { flush, close } => {
+                                self.close = close;
+                                if flush {
+                                    Step::Flushing
+                                } else if close {
+                                    Step::Closing
+                                } else {
+                                    Step::Idle
+                                }
+                            }
+                            Written::Blocked => Step::Writing,
+                            Written::Failed(e) => return Poll::Ready(write_failed(&e)),
                         };
-                        self.frames = frames.into_iter();
-                        self.close = close;
                         continue;
                     }
                     let msg = match wire.poll_read(cx) {
@@ -193,21 +188,12 @@ where
                     let on_frame = &mut self.on_frame;
                     crate::outbox::serving(&self.outbox, || on_frame(frame));
                 }
-                Step::Writing => {
-                    if self.frames.as_slice().is_empty() {
-                        self.step = Step::Flushing;
-                        continue;
-                    }
-                    match wire.poll_ready(cx) {
-                        Poll::Ready(Ok(())) => {}
-                        Poll::Ready(Err(e)) => return Poll::Ready(write_failed(&e)),
-                        Poll::Pending => return Poll::Pending,
-                    }
-                    let f = self.frames.next().expect("not empty");
-                    if let Err(e) = wire.start_send(f) {
-                        return Poll::Ready(write_failed(&e));
-                    }
-                }
+                // Ready again: the outbox has the rest (it was handed back there).
+                Step::Writing => match wire.poll_ready(cx) {
+                    Poll::Ready(Ok(())) => self.step = Step::Idle,
+                    Poll::Ready(Err(e)) => return Poll::Ready(write_failed(&e)),
+                    Poll::Pending => return Poll::Pending,
+                },
                 Step::Flushing => match wire.poll_flush(cx) {
                     Poll::Ready(Ok(())) => {
                         self.step = if self.close {

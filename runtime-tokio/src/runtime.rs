@@ -85,12 +85,13 @@ impl Runtime for Tokio {
                     .then(move |stream| conn.run(stream)),
                 )
             }
+            // Boxed too: inline, this first step would size the task of every connection.
             Err(upgraded) => Either::Right(
-                WebSocketStream::from_raw_socket(
+                Box::pin(WebSocketStream::from_raw_socket(
                     ReadAheadIo::new(TokioIo::new(upgraded)),
                     Role::Server,
                     Some(config),
-                )
+                ))
                 .then(move |stream| conn.run(stream)),
             ),
         };

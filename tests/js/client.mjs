@@ -345,6 +345,47 @@ async function broadcast(url, { clients = "60" }) {
   for (const p of peers) p.socket.disconnect();
 }
 
+// A flood from the server, larger than the sockets' buffers (all but the first client stop
+// reading meanwhile): every client gets every event, once and in order.
+async function flood(url, { clients = "3", count = "200", size = "65536" }) {
+  const opts = { transports: ["websocket"], forceNew: true, reconnection: false };
+  const n = Number(clients);
+  const total = Number(count);
+  const peers = Array.from({ length: n }, () => {
+    const socket = io(url, opts);
+    const peer = { socket, next: 0, bad: null };
+    socket.on("flood", (i, payload) => {
+      if (peer.bad === null && (i !== peer.next || payload.length !== Number(size))) {
+        peer.bad = `got event ${i} (${payload.length} bytes) where ${peer.next} was due`;
+      }
+      peer.next++;
+    });
+    return peer;
+  });
+  await Promise.all(peers.map((p) => connected(p.socket, 5000)));
+  // The others stop reading their TCP sockets until the server has emitted everything: its
+  // writes to them then find their buffers full.
+  const raw = (p) => p.socket.io.engine.transport.ws._socket;
+  for (const p of peers.slice(1)) raw(p).pause();
+  const [sent] = await ack(peers[0].socket, "flood", total, Number(size));
+  expectEqual(sent, total, "the events the server emitted");
+  await sleep(100);
+  for (const p of peers.slice(1)) raw(p).resume();
+  for (let waited = 0; !peers.every((p) => p.next >= total); waited += 10) {
+    if (waited > 20000) {
+      throw new Error(`after 20 s the clients got ${peers.map((p) => p.next)} of ${total}`);
+    }
+    await sleep(10);
+  }
+  await sleep(50);
+  for (const [k, p] of peers.entries()) {
+    expect(p.bad === null, `client ${k}: ${p.bad}`);
+    expectEqual(p.next, total, `events client ${k} got`);
+  }
+  report({ clients: n, each: total });
+  for (const p of peers) p.socket.disconnect();
+}
+
 // ----- disconnections ------------------------------------------------------------------------------
 
 async function disconnects(url, { transport = "websocket" }) {
@@ -470,6 +511,7 @@ main({
   namespaces,
   auth,
   broadcast,
+  flood,
   disconnects,
   hold,
   reconnect,

@@ -507,6 +507,27 @@ fn on_connect<R: 'static>(io: &SocketIo<R>, tx: &Tx, socket: &SocketRef) {
         }
     });
 
+    // `count` events `flood` of `size` bytes each to the whole namespace, from one handler
+    // call: more than the sockets' buffers take at once, so that what the emitting task
+    // cannot write goes to each connection's own task, which must keep the order.
+    let io2 = io.clone();
+    socket.on("flood", move |socket, mut msg| {
+        let io = io2.clone();
+        async move {
+            let (count, size) = msg.args::<(u64, usize)>().unwrap_or((0, 0));
+            let payload = "f".repeat(size.min(1 << 20));
+            let mut sent = 0;
+            for i in 0..count.min(10_000) {
+                if io.of(socket.ns()).emit("flood", &(i, &payload)).is_ok() {
+                    sent += 1;
+                }
+            }
+            if let Some(ack) = msg.ack() {
+                let _ = ack.send(&sent);
+            }
+        }
+    });
+
     // The ids of the sockets of a namespace (this socket's by default).
     let io2 = io.clone();
     socket.on("sockets", move |socket, mut msg| {

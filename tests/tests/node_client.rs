@@ -177,6 +177,20 @@ async fn rooms_and_broadcasts_to_sixty_clients(rt: Rt) {
     assert_eq!(connects, 60);
 }
 
+/// 200 events of 64 KiB to three clients from one handler call: far more than a socket's
+/// buffer, so the emitting task's writes stop and each connection's task writes the rest.
+async fn a_flood_larger_than_the_socket_buffers_arrives_whole_and_in_order(rt: Rt) {
+    let s = server(rt).await;
+    let out = run_node(
+        "client.mjs",
+        "flood",
+        &s.url(),
+        &["--clients=3", "--count=200", "--size=65536"],
+    )
+    .await;
+    assert_eq!(out.report("each"), &json!(200));
+}
+
 // ----- disconnections ------------------------------------------------------------------------------
 
 async fn disconnects(rt: Rt, transport: &str) {
@@ -389,6 +403,7 @@ sio_tests::runtime_tests!(
     auth_middleware_over_websocket,
     auth_middleware_over_polling,
     rooms_and_broadcasts_to_sixty_clients,
+    a_flood_larger_than_the_socket_buffers_arrives_whole_and_in_order,
     disconnect_reasons_over_websocket,
     disconnect_reasons_over_polling,
     killed_client_over_websocket_is_a_transport_close,
