@@ -4,8 +4,8 @@
 //! request, the timer task, an application command) locks it, feeds the core, drains every
 //! output into a [`Dispatch`] and unlocks; then it performs the dispatch: frames go to the
 //! per-connection outboxes (see [`crate::outbox`]: written by the current connection's task,
-//! or here onto an idle connection's stream, or by its task woken for them), HTTP answers complete their parked requests, events run the application's
-//! handlers.
+//! or here onto an idle connection's stream, or by its task woken for them), HTTP answers
+//! complete their parked requests, events run the application's handlers.
 
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
@@ -43,7 +43,8 @@ pub(crate) type BroadcastAckResult = (Vec<(SocketId, Packet)>, bool);
 /// What to do once the lock is released.
 #[derive(Default)]
 pub(crate) struct Dispatch {
-    wake: SmallVec<[Arc<Outbox>; 2]>,
+    /// Outboxes that stopped being empty: their frames go out ([`Outbox::deliver`]).
+    deliver: SmallVec<[Arc<Outbox>; 2]>,
     http: SmallVec<[(oneshot::Sender<HttpResponse>, HttpResponse); 1]>,
     /// Responses to requests nobody waits for yet: the caller's own request, answered at
     /// once (see [`Driver::run_then`]).
@@ -125,12 +126,12 @@ impl Driver {
         (s, d)
     }
 
-    /// Perform a dispatch: wake writers, answer requests, run handlers.
+    /// Perform a dispatch: deliver frames, answer requests, run handlers.
     pub(crate) fn perform(self: &Arc<Self>, d: Dispatch) {
         if d.timer_changed {
             self.timer.notify_one();
         }
-        for o in d.wake {
+        for o in d.deliver {
             o.deliver();
         }
         for (tx, resp) in d.http {
@@ -175,14 +176,14 @@ impl Inner {
                 Output::Transmit(Transmit::Ws { ws, frame }) => {
                     if let Some(o) = self.outboxes.get(&ws) {
                         if o.push(messages.convert(frame)) {
-                            d.wake.push(o.clone());
+                            d.deliver.push(o.clone());
                         }
                     }
                 }
                 Output::Transmit(Transmit::WsClose { ws }) => {
                     if let Some(o) = self.outboxes.remove(&ws) {
                         if o.close() {
-                            d.wake.push(o);
+                            d.deliver.push(o);
                         }
                     }
                 }

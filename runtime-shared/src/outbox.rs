@@ -21,7 +21,7 @@ use tungstenite::Message;
 use crate::ws::Wire;
 
 /// The frames taken from an [`Outbox`] at once.
-pub(crate) type Frames = SmallVec<[Message; 1]>;
+type Frames = SmallVec<[Message; 1]>;
 
 /// What [`Outbox::write_queued`] came to.
 #[derive(Debug)]
@@ -35,13 +35,13 @@ pub(crate) enum Written {
     Failed(tungstenite::Error),
 }
 
-/// What an [`Outbox`] hands its connection's task: the frames to write, whether the stream
-/// holds written frames that still need a flush, and whether to close after them.
+/// What [`Outbox::take`] hands a writer: the frames to write, whether the stream holds
+/// written frames that still need a flush, and whether to close after them.
 #[derive(Debug, Default)]
-pub(crate) struct Taken {
-    pub(crate) frames: Frames,
-    pub(crate) flush: bool,
-    pub(crate) close: bool,
+struct Taken {
+    frames: Frames,
+    flush: bool,
+    close: bool,
 }
 
 /// Frames waiting to be written on one WebSocket (see the module's documentation).
@@ -175,7 +175,7 @@ impl Outbox {
     }
 
     /// Take every queued frame, and whether to flush and close after them.
-    pub(crate) fn take(&self) -> Taken {
+    fn take(&self) -> Taken {
         if !self.ready.swap(false, Ordering::AcqRel) {
             return Taken::default();
         }

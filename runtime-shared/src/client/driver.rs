@@ -528,7 +528,7 @@ impl Inner {
             Transmit::WsClose { ws } => {
                 if let Some(o) = self.outboxes.remove(ws) {
                     let _ = o.close();
-                    // Keep it reachable for the wake-up in `transmit`.
+                    // Keep it reachable for the delivery in `transmit`.
                     self.outboxes.insert(*ws, o);
                 }
             }
