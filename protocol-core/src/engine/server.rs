@@ -297,6 +297,9 @@ struct Session {
     heartbeat: (Millis, TimerKind),
     /// Closed for the application; kept only to hand its last frames to the next GET.
     closing: bool,
+    /// Closed by the client's `close` while no GET was parked: the next GET (sent before the
+    /// client's `close` arrived, or at the same time) gets a `noop`, as a parked one would.
+    closed_by_client: bool,
     /// Pings written so far.
     pings: u64,
     /// The pings answered: every frame written before ping number `confirmed` has reached
@@ -525,6 +528,11 @@ impl EngineServer {
             self.respond(parked, close_payload());
             return self.close(now, id, CloseReason::TransportError);
         }
+        if session.closing && session.closed_by_client {
+            // The client closed it: answer the poll it had sent, as if it had been parked.
+            self.respond(req, noop_payload());
+            return self.remove(id);
+        }
         if session.closing {
             // The session ended while frames were waiting: hand them over with `close`.
             session.queue.push_back(Packet::Close.encode());
@@ -720,6 +728,10 @@ impl EngineServer {
                 if let Some(req) = session.parked.take() {
                     self.by_req.remove(&req);
                     self.respond(req, noop_payload());
+                } else if session.transport == TransportKind::Polling {
+                    // The client's GET may be on its way (a client polls while it posts, and
+                    // the two requests can arrive in either order): it gets the `noop` too.
+                    session.closed_by_client = true;
                 }
                 self.close(now, id, CloseReason::TransportClose);
             }
@@ -857,10 +869,11 @@ impl EngineServer {
         // frames still queued), as Node does, rather than from a 400 "Session ID unknown".
         let lingers = session.transport == TransportKind::Polling
             && session.parked.is_none()
-            && matches!(
-                reason,
-                CloseReason::ForcedClose | CloseReason::ServerShutdown
-            );
+            && (session.closed_by_client
+                || matches!(
+                    reason,
+                    CloseReason::ForcedClose | CloseReason::ServerShutdown
+                ));
         if lingers {
             // Keep it until the next GET collects the frames and `close`, or the pong deadline
             // passes.
@@ -953,6 +966,7 @@ impl EngineServer {
                 probe: None,
                 heartbeat,
                 closing: false,
+                closed_by_client: false,
                 pings: 0,
                 confirmed: 0,
             }),
@@ -1273,6 +1287,48 @@ mod tests {
         let t = drain(&mut s);
         assert_eq!(body_of(&t[0]), (200, "ok".into()));
         assert_eq!(body_of(&t[1]), (200, "6".into()));
+        s.handle_http(3, RequestId(3), Method::Get, &q, Bytes::new());
+        assert_eq!(body_of(&drain(&mut s)[0]).0, 400);
+    }
+
+    #[test]
+    fn client_close_before_its_get_arrives_answers_that_get_with_noop() {
+        let mut s = server();
+        let sid = handshake(&mut s);
+        let q = format!("EIO=4&transport=polling&sid={sid}");
+        // The client's close arrives first, its GET right after.
+        s.handle_http(1, RequestId(1), Method::Post, &q, Bytes::from_static(b"1"));
+        let t = drain(&mut s);
+        assert_eq!(body_of(&t[0]), (200, "ok".into()));
+        assert!(std::iter::from_fn(|| s.poll_event()).any(|e| matches!(
+            e,
+            EngineEvent::Close {
+                reason: CloseReason::TransportClose,
+                ..
+            }
+        )));
+        // Closed for the application, but the GET still finds the session: a `noop`.
+        s.handle_http(2, RequestId(2), Method::Get, &q, Bytes::new());
+        assert_eq!(body_of(&drain(&mut s)[0]), (200, "6".into()));
+        // Then it is gone.
+        s.handle_http(3, RequestId(3), Method::Get, &q, Bytes::new());
+        assert_eq!(body_of(&drain(&mut s)[0]).0, 400);
+        assert_eq!(s.session_count(), 0);
+    }
+
+    #[test]
+    fn a_client_closed_session_no_get_collects_ends_at_the_pong_deadline() {
+        let mut s = server();
+        let sid = handshake(&mut s);
+        let q = format!("EIO=4&transport=polling&sid={sid}");
+        s.handle_http(1, RequestId(1), Method::Post, &q, Bytes::from_static(b"1"));
+        drain(&mut s);
+        // A POST to it is refused meanwhile.
+        s.handle_http(2, RequestId(2), Method::Post, &q, Bytes::from_static(b"4x"));
+        assert_eq!(body_of(&drain(&mut s)[0]).0, 400);
+        let deadline = s.poll_timeout().expect("a deadline");
+        s.handle_timeout(deadline);
+        assert_eq!(s.session_count(), 0);
         s.handle_http(3, RequestId(3), Method::Get, &q, Bytes::new());
         assert_eq!(body_of(&drain(&mut s)[0]).0, 400);
     }
