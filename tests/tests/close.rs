@@ -72,7 +72,14 @@ fn client_close_packet_without_a_parked_get() {
         [(socket, DisconnectReason::TransportClose)]
     );
     assert_eq!(sim.server.engine().session_count(), 0);
+    // The GET the client may have sent meanwhile (the two requests can arrive in either
+    // order) gets the `noop` a parked one would have got; then the session is gone, and no
+    // timer is left.
+    let get = sim.poll(p);
+    assert_eq!(body_text(sim.response(get).unwrap()), "6");
     assert_eq!(sim.server.poll_timeout(), None, "no timer left");
+    let req = sim.poll(p);
+    assert_eq!(http_error(sim.response(req).unwrap()).1, 1);
 }
 
 #[test]

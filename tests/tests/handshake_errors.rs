@@ -100,6 +100,10 @@ fn sid_of_a_closed_session_is_unknown() {
     let p = sim.add_polling_peer_with(PeerOptions::manual());
     let q = sim.peer(p).query(TransportKind::Polling);
     assert_eq!(body_text(&sim.post(p, "1")), "ok");
+    // The client's GET sent with its close still gets a `noop` (see tests/tests/close.rs);
+    // after it, the sid is unknown.
+    let r = http(&mut sim, Method::Get, &q);
+    assert_eq!(body_text(&r), "6");
     let r = http(&mut sim, Method::Get, &q);
     assert_eq!(http_error(&r), err(1, "Session ID unknown"));
 }
