@@ -18,7 +18,9 @@ use futures_util::task::AtomicWaker;
 use smallvec::SmallVec;
 use tungstenite::Message;
 
-use crate::ws::Wire;
+use futures_util::SinkExt;
+
+use crate::rt::{BoxWsStream, WsStream};
 
 /// The frames taken from an [`Outbox`] at once.
 type Frames = SmallVec<[Message; 1]>;
@@ -52,7 +54,7 @@ pub(crate) struct Outbox {
     ready: AtomicBool,
     waker: AtomicWaker,
     /// The stream, while the connection's task waits: others may write to it.
-    parked: Mutex<Option<Box<dyn Wire>>>,
+    parked: Mutex<Option<BoxWsStream>>,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -123,12 +125,12 @@ impl Outbox {
 
     /// Write what is queued on the parked stream `wire`; false when the connection's task
     /// must finish (then what is left was handed back to it).
-    fn write_parked(&self, wire: &mut dyn Wire) -> bool {
+    fn write_parked(&self, wire: &mut dyn WsStream) -> bool {
         // The connection's task is parked and stays so: nobody may be woken for this.
         let mut cx = Context::from_waker(Waker::noop());
         match self.write_queued(wire, &mut cx) {
             Written::Done { flush, close } => {
-                if flush && !matches!(wire.poll_flush(&mut cx), Poll::Ready(Ok(()))) {
+                if flush && !matches!(wire.poll_flush_unpin(&mut cx), Poll::Ready(Ok(()))) {
                     self.defer(std::iter::empty(), true);
                     return false;
                 }
@@ -150,7 +152,7 @@ impl Outbox {
 
     /// Give the queued frames to `wire` (not flushed). What it is not ready for goes back to
     /// the front of the queue, to be taken again once it is (`cx` is woken then).
-    pub(crate) fn write_queued(&self, wire: &mut dyn Wire, cx: &mut Context<'_>) -> Written {
+    pub(crate) fn write_queued(&self, wire: &mut dyn WsStream, cx: &mut Context<'_>) -> Written {
         let Taken {
             frames,
             flush,
@@ -159,7 +161,7 @@ impl Outbox {
         let flush = flush || !frames.is_empty();
         let mut frames = frames.into_iter();
         while let Some(frame) = frames.next() {
-            match wire.poll_ready(cx) {
+            match wire.poll_ready_unpin(cx) {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(e)) => return Written::Failed(e),
                 Poll::Pending => {
@@ -167,7 +169,7 @@ impl Outbox {
                     return Written::Blocked;
                 }
             }
-            if let Err(e) = wire.start_send(frame) {
+            if let Err(e) = wire.start_send_unpin(frame) {
                 return Written::Failed(e);
             }
         }
@@ -201,12 +203,12 @@ impl Outbox {
     }
 
     /// The connection's task waits: leave its stream here for others to write to.
-    pub(crate) fn park(&self, wire: Box<dyn Wire>) {
+    pub(crate) fn park(&self, wire: BoxWsStream) {
         *relock(&self.parked) = Some(wire);
     }
 
     /// The connection's task runs again: take its stream back (after a write in progress).
-    pub(crate) fn unpark(&self) -> Option<Box<dyn Wire>> {
+    pub(crate) fn unpark(&self) -> Option<BoxWsStream> {
         relock(&self.parked).take()
     }
 }
@@ -322,6 +324,18 @@ mod tests {
         r
     }
 
+    /// An outbox whose task waits (its waker registered and counted), with `r` parked.
+    fn parked(r: &Recorder) -> (Outbox, Arc<Count>, Waker) {
+        let o = Outbox::default();
+        let (count, waker) = counted();
+        assert_eq!(
+            o.poll_ready(&mut Context::from_waker(&waker)),
+            Poll::Pending
+        );
+        o.park(Box::pin(r.clone()));
+        (o, count, waker)
+    }
+
     #[test]
     fn an_outbox_asks_for_delivery_only_when_it_stops_being_empty() {
         let o = Outbox::default();
@@ -366,12 +380,9 @@ mod tests {
 
     #[test]
     fn a_parked_stream_is_written_by_the_deliverer_without_a_wake_up() {
-        let o = Outbox::default();
-        let (count, waker) = counted();
-        let mut cx = Context::from_waker(&waker);
-        assert_eq!(o.poll_ready(&mut cx), Poll::Pending);
         let r = recorder(10, 10);
-        o.park(Box::new(r.clone()));
+        let (o, count, waker) = parked(&r);
+        let mut cx = Context::from_waker(&waker);
         assert!(o.push(text("a")));
         assert!(!o.push(text("b")));
         o.deliver();
@@ -391,13 +402,9 @@ mod tests {
 
     #[test]
     fn what_a_parked_stream_cannot_take_goes_back_to_the_task_in_order() {
-        let o = Outbox::default();
-        let (count, waker) = counted();
-        let mut cx = Context::from_waker(&waker);
-        assert_eq!(o.poll_ready(&mut cx), Poll::Pending);
         // Room for one frame.
         let r = recorder(1, 10);
-        o.park(Box::new(r.clone()));
+        let (o, count, _waker) = parked(&r);
         o.push(text("a"));
         o.push(text("b"));
         o.push(text("c"));
@@ -413,12 +420,9 @@ mod tests {
 
     #[test]
     fn a_flush_that_would_block_or_a_close_is_left_to_the_task() {
-        let o = Outbox::default();
-        let (count, waker) = counted();
-        let mut cx = Context::from_waker(&waker);
-        assert_eq!(o.poll_ready(&mut cx), Poll::Pending);
         let r = recorder(10, 0);
-        o.park(Box::new(r.clone()));
+        let (o, count, waker) = parked(&r);
+        let mut cx = Context::from_waker(&waker);
         o.push(text("a"));
         o.deliver();
         assert_eq!(count.0.load(Ordering::SeqCst), 1);
@@ -439,13 +443,9 @@ mod tests {
 
     #[test]
     fn a_failed_write_is_left_to_the_task() {
-        let o = Outbox::default();
-        let (count, waker) = counted();
-        let mut cx = Context::from_waker(&waker);
-        assert_eq!(o.poll_ready(&mut cx), Poll::Pending);
         let r = recorder(10, 10);
         r.0.lock().unwrap().fail = true;
-        o.park(Box::new(r.clone()));
+        let (o, count, _waker) = parked(&r);
         o.push(text("a"));
         o.push(text("b"));
         o.deliver();

@@ -24,44 +24,7 @@ use tungstenite::{Message, Utf8Bytes};
 
 use crate::driver::Driver;
 use crate::outbox::{Outbox, Written};
-use crate::rt::WsStream;
-
-/// A WebSocket stream behind a pointer: what the connection's task and, while it waits,
-/// the writers of its outbox use.
-pub(crate) trait Wire: Send {
-    /// The next message read.
-    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, WsError>>>;
-    /// Ready to take a message.
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), WsError>>;
-    /// Take a message (buffered until a flush).
-    fn start_send(&mut self, msg: Message) -> Result<(), WsError>;
-    /// Write out what was taken.
-    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), WsError>>;
-    /// Send the close frame and end the stream.
-    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), WsError>>;
-}
-
-impl<S: WsStream> Wire for S {
-    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, WsError>>> {
-        self.poll_next_unpin(cx)
-    }
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), WsError>> {
-        self.poll_ready_unpin(cx)
-    }
-
-    fn start_send(&mut self, msg: Message) -> Result<(), WsError> {
-        self.start_send_unpin(msg)
-    }
-
-    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), WsError>> {
-        self.poll_flush_unpin(cx)
-    }
-
-    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), WsError>> {
-        self.poll_close_unpin(cx)
-    }
-}
+use crate::rt::{BoxWsStream, WsStream};
 
 /// How a WebSocket's loop ended.
 pub(crate) enum End {
@@ -79,14 +42,13 @@ pub(crate) enum End {
 /// are needed. A future written by hand rather than an `async fn`: it holds the stream (boxed,
 /// so that it can be parked in the outbox while the task waits) and its step, and nothing else
 /// (frames not written yet stay in the outbox): an idle connection's task is this future.
-pub(crate) fn pump<S, O, F>(stream: S, outbox: O, on_frame: F) -> Pump<O, F>
+pub(crate) fn pump<O, F>(stream: BoxWsStream, outbox: O, on_frame: F) -> Pump<O, F>
 where
-    S: WsStream + 'static,
     O: Deref<Target = Outbox> + Unpin,
     F: FnMut(Frame) + Unpin,
 {
     Pump {
-        wire: Some(Box::new(stream)),
+        wire: Some(stream),
         outbox,
         on_frame,
         close: false,
@@ -97,7 +59,7 @@ where
 /// The future of [`pump`].
 pub(crate) struct Pump<O, F> {
     /// The stream, unless it is parked in the outbox (while the task waits, idle).
-    wire: Option<Box<dyn Wire>>,
+    wire: Option<BoxWsStream>,
     outbox: O,
     on_frame: F,
     /// Close the stream once what was written is flushed.
@@ -145,7 +107,7 @@ where
     O: Deref<Target = Outbox> + Unpin,
     F: FnMut(Frame) + Unpin,
 {
-    fn step(&mut self, cx: &mut Context<'_>, wire: &mut dyn Wire) -> Poll<End> {
+    fn step(&mut self, cx: &mut Context<'_>, wire: &mut dyn WsStream) -> Poll<End> {
         loop {
             match self.step {
                 Step::Idle => {
@@ -166,7 +128,7 @@ where
                         };
                         continue;
                     }
-                    let msg = match wire.poll_read(cx) {
+                    let msg = match wire.poll_next_unpin(cx) {
                         Poll::Ready(m) => m,
                         Poll::Pending => return Poll::Pending,
                     };
@@ -189,12 +151,12 @@ where
                     crate::outbox::serving(&self.outbox, || on_frame(frame));
                 }
                 // Ready again: the outbox has the rest (it was handed back there).
-                Step::Writing => match wire.poll_ready(cx) {
+                Step::Writing => match wire.poll_ready_unpin(cx) {
                     Poll::Ready(Ok(())) => self.step = Step::Idle,
                     Poll::Ready(Err(e)) => return Poll::Ready(write_failed(&e)),
                     Poll::Pending => return Poll::Pending,
                 },
-                Step::Flushing => match wire.poll_flush(cx) {
+                Step::Flushing => match wire.poll_flush_unpin(cx) {
                     Poll::Ready(Ok(())) => {
                         self.step = if self.close {
                             Step::Closing
@@ -206,7 +168,7 @@ where
                     Poll::Pending => return Poll::Pending,
                 },
                 Step::Closing => {
-                    return match wire.poll_close(cx) {
+                    return match wire.poll_close_unpin(cx) {
                         Poll::Pending => Poll::Pending,
                         Poll::Ready(_) => Poll::Ready(End::Closed),
                     };
@@ -251,7 +213,7 @@ impl ServerWs {
     pub fn run<S: WsStream + 'static>(self, stream: S) -> impl Future<Output = ()> + Send {
         let ServerWs { driver, ws, outbox } = self;
         let reader = driver.clone();
-        let pumped = pump(stream, outbox, move |frame| {
+        let pumped = pump(Box::pin(stream), outbox, move |frame| {
             reader.run(|inner, now| inner.core.handle_ws_message(now, ws, frame));
         });
         pumped.map(move |end| {
