@@ -29,6 +29,7 @@
 //!
 //! [`check_placeholders`] validates the placeholders of any JSON text against an attachment count.
 
+use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::marker::PhantomData;
@@ -176,9 +177,13 @@ pub fn write_args<T: ?Sized + Serialize>(
 /// Arguments serde wrote with [`write_args`] (no event name): a JSON array and its
 /// attachments that every client decodes, so the cores send them without checking them again
 /// ([`Server::ack_args`](crate::server::Server::ack_args)).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Args {
+    /// The JSON array, or with `open` the array without its `[` (the elements after an
+    /// event's name, as they came in the event's own text, shared with it: see
+    /// [`Args::of_event`]).
     json: bytestring::ByteString,
+    open: bool,
     attachments: Vec<Bytes>,
 }
 
@@ -187,10 +192,19 @@ impl Default for Args {
     fn default() -> Self {
         Args {
             json: bytestring::ByteString::from_static("[]"),
+            open: false,
             attachments: Vec::new(),
         }
     }
 }
+
+impl PartialEq for Args {
+    fn eq(&self, other: &Args) -> bool {
+        self.json() == other.json() && self.attachments == other.attachments
+    }
+}
+
+impl Eq for Args {}
 
 impl Args {
     /// Serialize `args` (a tuple for several arguments, `()` for none).
@@ -205,6 +219,7 @@ impl Args {
         let json = String::from_utf8(json).expect("serde_json writes UTF-8");
         Ok(Args {
             json: json.into(),
+            open: false,
             attachments,
         })
     }
@@ -213,19 +228,46 @@ impl Args {
     /// [`Event::Message`](crate::server::Event::Message)'s), without its name: to answer or
     /// forward them without parsing them again. `None` when the packet has no event data.
     ///
+    /// As every client writes an event (`["name",` first), the arguments are the rest of the
+    /// event's text, shared with it, not copied.
+    ///
     /// The packet's JSON is not checked again: pass only packets the core handed out (a
     /// packet built by hand with invalid JSON would reach clients that then fail to parse it).
     pub fn of_event(packet: &crate::socket::Packet) -> Option<Args> {
-        let json = crate::socket::packet::event_args_of(packet.data.as_deref()?)?;
+        let data = packet.data.as_ref()?;
+        let (json, open) = match crate::socket::packet::event_args_tail(data) {
+            Some(at) => (data.slice_ref(&data[at..]), true),
+            None => (crate::socket::packet::event_args_of(data)?.into(), false),
+        };
         Some(Args {
-            json: json.into(),
+            json,
+            open,
             attachments: packet.attachments.clone(),
         })
     }
 
     /// The JSON array.
-    pub fn json(&self) -> &str {
-        &self.json
+    pub fn json(&self) -> Cow<'_, str> {
+        if self.open {
+            let mut all = String::with_capacity(self.json_len());
+            self.write_json(&mut all);
+            Cow::Owned(all)
+        } else {
+            Cow::Borrowed(&self.json)
+        }
+    }
+
+    /// The length of [`Args::json`].
+    pub(crate) fn json_len(&self) -> usize {
+        self.json.len() + usize::from(self.open)
+    }
+
+    /// Append [`Args::json`] to `out`.
+    pub(crate) fn write_json(&self, out: &mut String) {
+        if self.open {
+            out.push('[');
+        }
+        out.push_str(&self.json);
     }
 
     /// The binary attachments.
@@ -235,7 +277,16 @@ impl Args {
 
     /// The JSON array and the attachments.
     pub fn into_parts(self) -> (bytestring::ByteString, Vec<Bytes>) {
-        (self.json, self.attachments)
+        let json = match self.json() {
+            Cow::Owned(all) => all.into(),
+            Cow::Borrowed(_) => self.json,
+        };
+        (json, self.attachments)
+    }
+
+    /// Take the attachments (what is left writes the JSON).
+    pub(crate) fn take_attachments(&mut self) -> Vec<Bytes> {
+        std::mem::take(&mut self.attachments)
     }
 }
 
@@ -2370,7 +2421,56 @@ mod tests {
         }
     }
 
+    fn event(data: &str) -> crate::socket::Packet {
+        crate::socket::Packet::event("/", bytestring::ByteString::from(data), None, Vec::new())
+    }
+
+    #[test]
+    fn an_events_arguments_share_its_text_when_it_is_written_as_clients_write_it() {
+        let packet = event(r#"["echo",{"a":1},2]"#);
+        let args = Args::of_event(&packet).expect("event data");
+        assert_eq!(args.json(), r#"[{"a":1},2]"#);
+        assert_eq!(args.json_len(), args.json().len());
+        // No copy: the arguments are the event's own bytes.
+        let data = packet.data.as_ref().expect("data");
+        assert_eq!(args.json.as_ptr(), data[8..].as_ptr());
+        assert_eq!(args.clone().into_parts().0, r#"[{"a":1},2]"#);
+        assert_eq!(
+            args,
+            Args::new(&(serde_json::json!({"a":1}), 2)).expect("args")
+        );
+        let none = Args::of_event(&event(r#"["echo"]"#)).expect("event data");
+        assert_eq!(none.json(), "[]");
+        assert_eq!(none, Args::default());
+        // Other forms are parsed, and copied.
+        let spaced = Args::of_event(&event(r#"[ "echo" , 1 ]"#)).expect("event data");
+        assert_eq!(spaced.json(), "[1]");
+        assert!(!spaced.open);
+        assert_eq!(
+            Args::of_event(&crate::socket::Packet::connect("/", None)),
+            None
+        );
+    }
+
     proptest! {
+        #[test]
+        fn prop_of_event_is_the_elements_after_the_name(node in node(), name in "[a-z\"]{1,5}", spaced in any::<bool>()) {
+            let (mut out, mut att) = (Vec::new(), Vec::new());
+            write_args(&mut out, Some(&name), &(1, &node), &mut att).unwrap();
+            let mut text = String::from_utf8(out).unwrap();
+            if spaced {
+                text.insert(1, ' ');
+            }
+            let args = Args::of_event(&event(&text)).unwrap();
+            let expected = crate::socket::packet::event_args_of(&text).unwrap();
+            prop_assert_eq!(args.json(), expected.as_str());
+            let mut written = String::new();
+            args.write_json(&mut written);
+            prop_assert_eq!(args.json_len(), written.len());
+            let back: (i32, Node) = read_args(written.as_bytes(), 0, &att).unwrap();
+            prop_assert_eq!(back, (1, node));
+        }
+
         #[test]
         fn prop_round_trip_single(node in node(), pre in 0..3usize) {
             let mut att: Vec<Bytes> = (0..pre).map(|i| Bytes::from(vec![i as u8; i])).collect();

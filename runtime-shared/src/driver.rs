@@ -41,20 +41,44 @@ pub(crate) struct Inner {
 pub(crate) type BroadcastAckResult = (Vec<(SocketId, Packet)>, bool);
 
 /// What to do once the lock is released.
+///
+/// Filled in place by the run that drained the core and performed by reference (see
+/// [`Driver::run`]): never moved, so that the common dispatch (one event, or one outbox to
+/// deliver) costs no copy of the whole. What most dispatches hold is inline; the rest is
+/// behind one pointer, so that an empty dispatch is dropped with a look at three fields.
 #[derive(Default)]
 pub(crate) struct Dispatch {
     /// Outboxes that stopped being empty: their frames go out ([`Outbox::deliver`]).
     deliver: SmallVec<[Arc<Outbox>; 2]>,
-    http: SmallVec<[(oneshot::Sender<HttpResponse>, HttpResponse); 1]>,
+    events: SmallVec<[(Event, Option<Arc<crate::socket::SocketState>>); 1]>,
+    rare: Option<Box<Rare>>,
+    timer_changed: bool,
+}
+
+/// The outputs of the core that most dispatches do not have.
+#[derive(Default)]
+pub(crate) struct Rare {
+    http: Vec<(oneshot::Sender<HttpResponse>, HttpResponse)>,
     /// Responses to requests nobody waits for yet: the caller's own request, answered at
     /// once (see [`Driver::run_then`]).
-    pub(crate) unclaimed: SmallVec<[(RequestId, HttpResponse); 1]>,
-    events: SmallVec<[(Event, Option<Arc<crate::socket::SocketState>>); 1]>,
-    acks: SmallVec<[(oneshot::Sender<AckResult>, AckResult); 1]>,
+    unclaimed: Vec<(RequestId, HttpResponse)>,
+    acks: Vec<(oneshot::Sender<AckResult>, AckResult)>,
     broadcast_acks: Vec<(oneshot::Sender<BroadcastAckResult>, BroadcastAckResult)>,
-    timer_changed: bool,
     /// Cluster outputs (see `crate::adapter`).
     adapter: Vec<sio_core::server::AdapterOutput>,
+}
+
+impl Dispatch {
+    fn rare(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
+
+    /// Take the answer to request `id` if this dispatch has it.
+    pub(crate) fn take_unclaimed(&mut self, id: RequestId) -> Option<HttpResponse> {
+        let unclaimed = &mut self.rare.as_mut()?.unclaimed;
+        let i = unclaimed.iter().position(|(r, _)| *r == id)?;
+        Some(unclaimed.swap_remove(i).1)
+    }
 }
 
 /// The shared driver of one server.
@@ -102,49 +126,62 @@ impl Driver {
 
     /// Run `f` on the core, drain its outputs and perform them.
     pub(crate) fn run<R>(self: &Arc<Self>, f: impl FnOnce(&mut Inner, u64) -> R) -> R {
-        let (r, d) = self.run_deferred(f);
-        self.perform(d);
+        let mut d = Dispatch::default();
+        let r = self.run_into(&mut d, f, |_, _, r| r);
+        self.perform(&mut d);
         r
     }
 
     /// Run `f` on the core and drain, returning what to perform later.
     pub(crate) fn run_deferred<R>(&self, f: impl FnOnce(&mut Inner, u64) -> R) -> (R, Dispatch) {
-        self.run_deferred_then(f, |_, _, r| r)
+        let mut d = Dispatch::default();
+        let r = self.run_into(&mut d, f, |_, _, r| r);
+        (r, d)
     }
 
-    /// [`Driver::run_deferred`], then `then` with the lock still held.
-    fn run_deferred_then<R, S>(
+    /// Run `f` on the core and drain its outputs into `d`, then `then` with the lock still
+    /// held.
+    fn run_into<R, S>(
         &self,
+        d: &mut Dispatch,
         f: impl FnOnce(&mut Inner, u64) -> R,
         then: impl FnOnce(&mut Inner, &mut Dispatch, R) -> S,
-    ) -> (S, Dispatch) {
+    ) -> S {
         let now = self.now();
         let mut inner = self.lock();
         let r = f(&mut inner, now);
-        let mut d = inner.drain();
-        let s = then(&mut inner, &mut d, r);
-        (s, d)
+        inner.drain(d);
+        then(&mut inner, d, r)
     }
 
-    /// Perform a dispatch: deliver frames, answer requests, run handlers.
-    pub(crate) fn perform(self: &Arc<Self>, d: Dispatch) {
+    /// Perform a dispatch (emptying it): deliver frames, answer requests, run handlers.
+    pub(crate) fn perform(self: &Arc<Self>, d: &mut Dispatch) {
         if d.timer_changed {
             self.timer.notify_one();
         }
-        for o in d.deliver {
+        for o in d.deliver.drain(..) {
             o.deliver();
         }
-        for (tx, resp) in d.http {
-            let _ = tx.send(resp);
+        if let Some(rare) = d.rare.take() {
+            let Rare {
+                http,
+                unclaimed: _,
+                acks,
+                broadcast_acks,
+                adapter,
+            } = *rare;
+            for (tx, resp) in http {
+                let _ = tx.send(resp);
+            }
+            for (tx, r) in acks {
+                let _ = tx.send(r);
+            }
+            for (tx, r) in broadcast_acks {
+                let _ = tx.send(r);
+            }
+            crate::adapter::perform(self, adapter);
         }
-        for (tx, r) in d.acks {
-            let _ = tx.send(r);
-        }
-        for (tx, r) in d.broadcast_acks {
-            let _ = tx.send(r);
-        }
-        crate::adapter::perform(self, d.adapter);
-        for (event, state) in d.events {
+        for (event, state) in d.events.drain(..) {
             crate::io::on_event(self, event, state);
         }
     }
@@ -161,21 +198,21 @@ impl Driver {
         f: impl FnOnce(&mut Inner, u64) -> R,
         then: impl FnOnce(&mut Inner, &mut Dispatch, R) -> S,
     ) -> S {
-        let (s, d) = self.run_deferred_then(f, then);
-        self.perform(d);
+        let mut d = Dispatch::default();
+        let s = self.run_into(&mut d, f, then);
+        self.perform(&mut d);
         s
     }
 }
 
 impl Inner {
-    fn drain(&mut self) -> Dispatch {
-        let mut d = Dispatch::default();
-        let mut messages = crate::ws::Messages::default();
+    /// Drain the core's outputs into `d`.
+    fn drain(&mut self, d: &mut Dispatch) {
         while let Some(out) = self.core.poll_output() {
             match out {
                 Output::Transmit(Transmit::Ws { ws, frame }) => {
                     if let Some(o) = self.outboxes.get(&ws) {
-                        if o.push(messages.convert(frame)) {
+                        if o.push(crate::ws::message(frame)) {
                             d.deliver.push(o.clone());
                         }
                     }
@@ -189,8 +226,8 @@ impl Inner {
                 }
                 Output::Transmit(Transmit::Http { req, response }) => {
                     match self.http.remove(&req) {
-                        Some(tx) => d.http.push((tx, response)),
-                        None => d.unclaimed.push((req, response)),
+                        Some(tx) => d.rare().http.push((tx, response)),
+                        None => d.rare().unclaimed.push((req, response)),
                     }
                 }
                 Output::Event(Event::AckReceived {
@@ -199,12 +236,12 @@ impl Inner {
                     packet,
                 }) => {
                     if let Some(tx) = self.acks.remove(&(socket, ack)) {
-                        d.acks.push((tx, Ok(packet)));
+                        d.rare().acks.push((tx, Ok(packet)));
                     }
                 }
                 Output::Event(Event::AckTimedOut { socket, ack }) => {
                     if let Some(tx) = self.acks.remove(&(socket, ack)) {
-                        d.acks.push((tx, Err(crate::AckError::Timeout)));
+                        d.rare().acks.push((tx, Err(crate::AckError::Timeout)));
                     }
                 }
                 Output::Event(Event::BroadcastAck {
@@ -213,7 +250,7 @@ impl Inner {
                     timed_out,
                 }) => {
                     if let Some(tx) = self.broadcast_acks.remove(&id) {
-                        d.broadcast_acks.push((tx, (responses, timed_out)));
+                        d.rare().broadcast_acks.push((tx, (responses, timed_out)));
                     }
                 }
                 Output::Event(e) => {
@@ -229,14 +266,13 @@ impl Inner {
             }
         }
         while let Some(o) = self.core.poll_adapter_output() {
-            d.adapter.push(o);
+            d.rare().adapter.push(o);
         }
         let next = self.core.poll_timeout();
         if next != self.timer_at {
             d.timer_changed = next.is_some() && (self.timer_at.is_none() || next < self.timer_at);
             self.timer_at = next;
         }
-        d
     }
 }
 

@@ -411,7 +411,7 @@ fn on_connect_request(
                 return;
             }
         }
-        let (accepted, dispatch) = driver.run_deferred(|inner, now| {
+        let (accepted, mut dispatch) = driver.run_deferred(|inner, now| {
             let socket = inner.core.accept(now, id).ok()?;
             let sid = inner.core.socket_sid(socket)?.clone();
             let recovered = inner.core.socket_recovered(socket).unwrap_or(false);
@@ -425,7 +425,7 @@ fn on_connect_request(
             // The events the client sent meanwhile wait until the listeners are in place,
             // then run in order.
             (ns.on_connect)(s, request);
-            driver.perform(dispatch);
+            driver.perform(&mut dispatch);
             loop {
                 let early = state.take_early();
                 if early.is_empty() {
@@ -436,7 +436,7 @@ fn on_connect_request(
                 }
             }
         } else {
-            driver.perform(dispatch);
+            driver.perform(&mut dispatch);
         }
     };
     rt.spawn(Box::pin(run));

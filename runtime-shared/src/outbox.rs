@@ -189,6 +189,12 @@ impl Outbox {
         }
     }
 
+    /// Whether something was queued (then [`Outbox::take`] it); registers no waker (see
+    /// [`Outbox::poll_ready`]).
+    pub(crate) fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
     /// Ready once something was queued (then [`Outbox::take`] it).
     pub(crate) fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
         if self.ready.load(Ordering::Acquire) {

@@ -404,8 +404,8 @@ impl Http {
                     handshake(&parts.headers, &parts.extensions)
                 });
             },
-            |inner, d, ()| match d.unclaimed.iter().position(|(r, _)| *r == id) {
-                Some(i) => Ok(d.unclaimed.swap_remove(i).1),
+            |inner, d, ()| match d.take_unclaimed(id) {
+                Some(r) => Ok(r),
                 None => {
                     let (tx, rx) = oneshot::channel();
                     inner.http.insert(id, tx);

@@ -20,7 +20,8 @@ use sio_core::ByteString;
 use std::pin::Pin;
 use std::task::Context;
 use tungstenite::error::{Error as WsError, ProtocolError};
-use tungstenite::{Message, Utf8Bytes};
+use tungstenite::protocol::frame::coding::{Data as OpData, OpCode};
+use tungstenite::Message;
 
 use crate::driver::Driver;
 use crate::outbox::{Outbox, Written};
@@ -111,7 +112,7 @@ where
         loop {
             match self.step {
                 Step::Idle => {
-                    if self.outbox.poll_ready(cx).is_ready() {
+                    if self.outbox.is_ready() {
                         self.step = match self.outbox.write_queued(wire, cx) {
                             Written::Done { flush, close } => {
                                 self.close = close;
@@ -130,6 +131,9 @@ where
                     }
                     let msg = match wire.poll_next_unpin(cx) {
                         Poll::Ready(m) => m,
+                        // About to wait: only now be woken for the outbox (it is looked at
+                        // again after, so nothing queued meanwhile is missed).
+                        Poll::Pending if self.outbox.poll_ready(cx).is_ready() => continue,
                         Poll::Pending => return Poll::Pending,
                     };
                     let frame = match msg {
@@ -249,37 +253,20 @@ fn is_protocol_error(e: &WsError) -> bool {
     )
 }
 
-/// Turns the core's frames into WebSocket messages, checking the UTF-8 of a text only once
-/// when it goes to many sockets (a broadcast hands out one text, shared).
-#[derive(Default)]
-pub(crate) struct Messages {
-    last: Option<Utf8Bytes>,
-}
-
-impl Messages {
-    pub(crate) fn convert(&mut self, f: Frame) -> Message {
-        match f {
-            Frame::Text(s) => {
-                let bytes = s.into_bytes();
-                // The same bytes as the last text (a clone of it: `last` keeps that memory
-                // alive, so no other allocation can sit at the same address).
-                if let Some(last) = &self.last {
-                    if last.as_str().as_ptr() == bytes.as_ptr() && last.len() == bytes.len() {
-                        return Message::Text(last.clone());
-                    }
-                }
-                // Only a text held elsewhere too can come again (a broadcast's, shared by its
-                // recipients): keeping a text that is not costs an allocation (its first
-                // clone) for nothing.
-                let shared = !bytes.is_unique();
-                let text = Utf8Bytes::try_from(bytes).expect("a ByteString is UTF-8");
-                if shared {
-                    self.last = Some(text.clone());
-                }
-                Message::Text(text)
-            }
-            Frame::Binary(b) => Message::Binary(b),
-        }
+/// A frame of the core as a WebSocket message.
+///
+/// A text goes as a raw text frame: its bytes are a [`ByteString`], UTF-8 already, and
+/// tungstenite's `Message::Text` would have them checked again (per recipient of a broadcast,
+/// which shares them). tungstenite writes the frame as it writes a text message (masked
+/// when it is a client's).
+pub(crate) fn message(f: Frame) -> Message {
+    match f {
+        Frame::Text(s) => Message::Frame(tungstenite::protocol::frame::Frame::message(
+            s.into_bytes(),
+            OpCode::Data(OpData::Text),
+            true,
+        )),
+        Frame::Binary(b) => Message::Binary(b),
     }
 }
 
@@ -287,31 +274,17 @@ impl Messages {
 mod tests {
     use super::*;
 
-    fn ptr(m: &Message) -> *const u8 {
-        match m {
-            Message::Text(t) => t.as_str().as_ptr(),
-            _ => panic!("{m:?}"),
-        }
-    }
-
     #[test]
-    fn a_shared_text_becomes_one_shared_message() {
-        let mut m = Messages::default();
+    fn a_text_becomes_a_text_frame_sharing_its_bytes() {
         let shared = ByteString::from("42[\"tick\",1]".to_owned());
-        let a = m.convert(Frame::Text(shared.clone()));
-        let b = m.convert(Frame::Text(shared.clone()));
-        assert_eq!(ptr(&a), ptr(&b));
-        assert_eq!(a, Message::Text("42[\"tick\",1]".into()));
-        // Equal text elsewhere is its own message, with its own bytes.
-        let other = m.convert(Frame::Text(ByteString::from("42[\"tick\",1]".to_owned())));
-        assert_eq!(other, a);
-        assert_ne!(ptr(&other), ptr(&a));
-        // A text held nowhere else (an answer to one socket) is not kept for later.
-        assert!(m
-            .last
-            .as_ref()
-            .is_some_and(|l| l.as_str().as_ptr() == ptr(&a)));
-        let bin = m.convert(Frame::Binary(Bytes::from_static(b"\x01")));
+        let Message::Frame(f) = message(Frame::Text(shared.clone())) else {
+            panic!("not a frame")
+        };
+        assert_eq!(f.header().opcode, OpCode::Data(OpData::Text));
+        assert!(f.header().is_final);
+        assert_eq!(f.payload(), &b"42[\"tick\",1]"[..]);
+        assert_eq!(f.payload().as_ptr(), shared.as_bytes().as_ptr());
+        let bin = message(Frame::Binary(Bytes::from_static(b"\x01")));
         assert_eq!(bin, Message::Binary(Bytes::from_static(b"\x01")));
     }
 }

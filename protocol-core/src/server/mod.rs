@@ -1312,7 +1312,8 @@ impl Server {
         data: ByteString,
         attachments: Vec<Bytes>,
     ) -> Result<(), ServerError> {
-        self.send_ack(now, socket, id, data, attachments, false)
+        let data = AckData::Checked(data);
+        self.send_ack(now, socket, id, data, attachments)
     }
 
     /// [`Server::ack`] with arguments serde wrote ([`crate::value::Args`]): they are not
@@ -1322,10 +1323,10 @@ impl Server {
         now: Millis,
         socket: SocketId,
         id: u64,
-        args: crate::value::Args,
+        mut args: crate::value::Args,
     ) -> Result<(), ServerError> {
-        let (data, attachments) = args.into_parts();
-        self.send_ack(now, socket, id, data, attachments, true)
+        let attachments = args.take_attachments();
+        self.send_ack(now, socket, id, AckData::Serialized(args), attachments)
     }
 
     fn send_ack(
@@ -1333,21 +1334,32 @@ impl Server {
         now: Millis,
         socket: SocketId,
         id: u64,
-        data: ByteString,
+        data: AckData,
         attachments: Vec<Bytes>,
-        serialized: bool,
     ) -> Result<(), ServerError> {
         let nsp = match (self.sockets.get(&socket), self.away.get(&socket)) {
             (Some(s), _) => s.nsp.clone(),
             (None, Some(a)) => a.nsp.clone(),
             (None, None) => return Err(ServerError::UnknownSocket(socket)),
         };
-        let packet = Packet::ack(nsp, data, id, attachments);
-        let encoded = packet.encode();
-        let decodes = if serialized {
-            serialized_decodes(&packet)
-        } else {
-            client_decodes(&encoded)
+        // The packet without its data, which is written after its head.
+        let head = Packet::ack_head(nsp, id, attachments);
+        let mut text = String::with_capacity(head.encoded_len() + data.len());
+        head.encode_into(&mut text);
+        let json_at = text.len();
+        match &data {
+            AckData::Checked(json) => text.push_str(json),
+            AckData::Serialized(args) => args.write_json(&mut text),
+        }
+        let encoded = Encoded {
+            text: ByteString::from(text),
+            attachments: head.attachments,
+        };
+        let decodes = match data {
+            AckData::Serialized(_) => {
+                serialized_decodes(Some(&encoded.text[json_at..]), encoded.attachments.len())
+            }
+            AckData::Checked(_) => client_decodes(&encoded),
         };
         if !decodes {
             return Err(ServerError::InvalidAckData);
@@ -1566,7 +1578,7 @@ impl Server {
         let packet = Packet::event(nsp.clone(), data, ack, emit.attachments.clone());
         let encoded = packet.encode();
         let decodes = if emit.serialized {
-            serialized_decodes(&packet)
+            serialized_decodes(packet.data.as_deref(), packet.attachments.len())
         } else {
             client_decodes(&encoded)
         };
@@ -1655,14 +1667,28 @@ impl Server {
 
 /// Whether a client can decode a packet whose JSON serde wrote ([`Emit::from_args`],
 /// [`crate::value::Args`]): only the placeholders of a binary packet remain to be checked (the
-/// application's data could hold an object that looks like one).
-fn serialized_decodes(packet: &Packet) -> bool {
-    let count = packet.attachments.len();
+/// application's data could hold an object that looks like one): those of `json`, the
+/// packet's data, for `count` attachments.
+fn serialized_decodes(json: Option<&str>, count: usize) -> bool {
     count == 0
-        || packet
-            .data
-            .as_ref()
-            .is_some_and(|d| crate::value::check_placeholders(d.as_bytes(), count).is_ok())
+        || json.is_some_and(|d| crate::value::check_placeholders(d.as_bytes(), count).is_ok())
+}
+
+/// The data of an ack (see [`Server::send_ack`]).
+enum AckData {
+    /// A JSON array from the application, checked before it goes.
+    Checked(ByteString),
+    /// Arguments serde wrote, or an event's (which the core checked as they came).
+    Serialized(crate::value::Args),
+}
+
+impl AckData {
+    fn len(&self) -> usize {
+        match self {
+            AckData::Checked(json) => json.len(),
+            AckData::Serialized(args) => args.json_len(),
+        }
+    }
 }
 
 /// Whether a client can decode `encoded` (its JSON, event name and placeholders), checked

@@ -258,6 +258,23 @@ impl Packet {
         }
     }
 
+    /// An ACK (BINARY_ACK with attachments) with no data yet: its text is the head of the
+    /// ack, to which its JSON is appended (see [`Packet::encode_into`]).
+    pub(crate) fn ack_head(nsp: ByteString, id: u64, attachments: Vec<Bytes>) -> Self {
+        let kind = if attachments.is_empty() {
+            PacketType::Ack
+        } else {
+            PacketType::BinaryAck
+        };
+        Packet {
+            kind,
+            nsp,
+            id: Some(id),
+            data: None,
+            attachments,
+        }
+    }
+
     /// An ACK (or BINARY_ACK when `attachments` is not empty) with its JSON array data.
     pub fn ack(
         nsp: impl Into<ByteString>,
@@ -459,24 +476,30 @@ fn plain_name_end(b: &[u8]) -> Option<usize> {
     None
 }
 
+/// Where the arguments of an event's JSON array start when it begins `["name",` or is
+/// `["name"]` (no spaces, no escape in the name, as every client writes it): the arguments as
+/// a JSON array are `[` followed by `json[at..]`. `None` for any other form (then see
+/// [`event_args_of`]).
+pub(crate) fn event_args_tail(json: &str) -> Option<usize> {
+    let b = json.as_bytes();
+    let after = plain_name_end(b)? + 1;
+    match b.get(after) {
+        Some(b',') => Some(after + 1),
+        Some(b']') if after + 1 == b.len() => Some(after),
+        _ => None,
+    }
+}
+
 /// The arguments of an event's JSON array, the elements after its name, as a JSON array of
 /// their own: `["a",1,{}]` gives `[1,{}]`. `None` when `json` is not a JSON array with a first
 /// element.
 pub fn event_args_of(json: &str) -> Option<String> {
-    let b = json.as_bytes();
     // Fast path: `["name",` or `["name"]` without spaces, as every client sends it.
-    if let Some(end) = plain_name_end(b) {
-        let after = end + 1;
-        match b.get(after) {
-            Some(b',') => {
-                let mut out = String::with_capacity(json.len() - after);
-                out.push('[');
-                out.push_str(&json[after + 1..]);
-                return Some(out);
-            }
-            Some(b']') if after + 1 == b.len() => return Some("[]".to_owned()),
-            _ => {}
-        }
+    if let Some(at) = event_args_tail(json) {
+        let mut out = String::with_capacity(json.len() + 1 - at);
+        out.push('[');
+        out.push_str(&json[at..]);
+        return Some(out);
     }
     let all: Vec<&serde_json::value::RawValue> = serde_json::from_str(json).ok()?;
     let (_, args) = all.split_first()?;

@@ -522,7 +522,7 @@ impl Inner {
             }
             Transmit::Ws { ws, frame } => {
                 if let Some(o) = self.outboxes.get(ws) {
-                    o.push(crate::ws::Messages::default().convert(frame.clone()));
+                    o.push(crate::ws::message(frame.clone()));
                 }
             }
             Transmit::WsClose { ws } => {
