@@ -1,6 +1,7 @@
 //! Socket.IO v5: packets and binary attachments.
 
 pub mod binary;
+mod json_check;
 pub mod packet;
 
 pub use binary::Decoder;

@@ -423,7 +423,7 @@ impl Packet {
 
         let data = if i < s.len() {
             let json = &text[i..];
-            validate_data(kind, json.as_bytes())?;
+            validate_data(kind, json)?;
             Some(text.slice_ref(json))
         } else {
             if matches!(
@@ -630,9 +630,29 @@ impl<'de> Visitor<'de> for ShapeOf {
     }
 }
 
-/// Validate the JSON data of a packet of type `kind`, in one pass over it.
-fn validate_data(kind: PacketType, json: &[u8]) -> Result<(), DecodeError> {
-    let mut de = serde_json::Deserializer::from_slice(json);
+/// Validate the JSON data of a packet of type `kind`, in one pass over it: the quick check
+/// of [`super::json_check`] for the common forms, else serde_json.
+fn validate_data(kind: PacketType, json: &str) -> Result<(), DecodeError> {
+    match kind {
+        PacketType::Event | PacketType::BinaryEvent => {
+            if let Some(name) = super::json_check::event_name(json) {
+                return match RESERVED_EVENTS.contains(&name) {
+                    true => Err(DecodeError::ReservedEvent),
+                    false => Ok(()),
+                };
+            }
+        }
+        PacketType::Ack | PacketType::BinaryAck if super::json_check::is_array(json) => {
+            return Ok(());
+        }
+        _ => {}
+    }
+    validate_data_serde(kind, json)
+}
+
+/// [`validate_data`] by serde_json alone: decides every form, and names the error.
+pub(crate) fn validate_data_serde(kind: PacketType, json: &str) -> Result<(), DecodeError> {
+    let mut de = serde_json::Deserializer::from_str(json); // UTF-8 already: not checked again
     match kind {
         PacketType::Event | PacketType::BinaryEvent => {
             let first = match de::Deserializer::deserialize_any(&mut de, ArrayCheck(FirstElem)) {
