@@ -282,17 +282,9 @@ impl Packet {
         id: u64,
         attachments: Vec<Bytes>,
     ) -> Self {
-        let kind = if attachments.is_empty() {
-            PacketType::Ack
-        } else {
-            PacketType::BinaryAck
-        };
         Packet {
-            kind,
-            nsp: nsp.into(),
-            id: Some(id),
             data: Some(data),
-            attachments,
+            ..Packet::ack_head(nsp.into(), id, attachments)
         }
     }
 
