@@ -197,11 +197,11 @@ impl Outbox {
 
     /// Ready once something was queued (then [`Outbox::take`] it).
     pub(crate) fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.ready.load(Ordering::Acquire) {
+        if self.is_ready() {
             return Poll::Ready(());
         }
         self.waker.register(cx.waker());
-        if self.ready.load(Ordering::Acquire) {
+        if self.is_ready() {
             Poll::Ready(())
         } else {
             Poll::Pending

@@ -66,7 +66,7 @@ fn stop(b: &[u8], mut i: usize) -> Option<usize> {
 
 /// Where the string starting at `i` (after its opening quote) ends (its closing quote), if it
 /// has no escape and no control character.
-fn plain_string_end(b: &[u8], i: usize) -> Option<usize> {
+pub(crate) fn plain_string_end(b: &[u8], i: usize) -> Option<usize> {
     let end = stop(b, i)?;
     (b[end] == b'"').then_some(end)
 }

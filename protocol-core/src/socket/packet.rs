@@ -456,14 +456,12 @@ pub fn event_name_of(json: &str) -> Option<Cow<'_, str>> {
     }
 }
 
-/// Where the closing quote of the name is when `json` starts `["name"` with no escape in the
-/// name (as every client sends it): the fast path of [`event_name_of`] and [`event_args_of`].
+/// Where the closing quote of the name is when `json` starts `["name"` with no escape and no
+/// control character in the name (as every client sends it): the fast path of
+/// [`event_name_of`] and [`event_args_of`].
 fn plain_name_end(b: &[u8]) -> Option<usize> {
     if b.len() > 2 && b[0] == b'[' && b[1] == b'"' {
-        let end = 2 + b[2..].iter().position(|&c| c == b'"' || c == b'\\')?;
-        if b[end] == b'"' {
-            return Some(end);
-        }
+        return super::json_check::plain_string_end(b, 2);
     }
     None
 }
@@ -628,10 +626,10 @@ fn validate_data(kind: PacketType, json: &str) -> Result<(), DecodeError> {
     match kind {
         PacketType::Event | PacketType::BinaryEvent => {
             if let Some(name) = super::json_check::event_name(json) {
-                return match RESERVED_EVENTS.contains(&name) {
-                    true => Err(DecodeError::ReservedEvent),
-                    false => Ok(()),
-                };
+                if RESERVED_EVENTS.contains(&name) {
+                    return Err(DecodeError::ReservedEvent);
+                }
+                return Ok(());
             }
         }
         PacketType::Ack | PacketType::BinaryAck if super::json_check::is_array(json) => {
