@@ -6,6 +6,7 @@
 #
 #   bash bench/run.sh          # full: 3 runs of each cell, ~15 min
 #   bash bench/run.sh quick    # 1 shorter run, ~3 min; writes bench/results/quick.{md,svg} only
+#   bash bench/cluster.sh      # 100 000 connections over several processes (the full run ends with it)
 #
 # Overrides: REPS=n, SERVERS="floor sio sio-1thread sio-async-std socketioxide node", SCENARIOS="connect-1000 echo ...".
 set -euo pipefail
@@ -125,6 +126,19 @@ for rep in $(seq 1 "$REPS"); do
   done
 done
 
+# 100 000 connections need several processes here (one may open only $NOFILE files): the
+# full run ends with bench/cluster.sh, whose result joins the targets (CLUSTER=0 skips it).
+CLUSTER_JSON=null
+if [ "$MODE" = full ] && [ "${CLUSTER:-1}" != 0 ] && [[ " $SERVERS " == *" sio "* ]]; then
+  echo "== cluster: 100 000 connections over several sio processes (bench/cluster.sh)"
+  if bash bench/cluster.sh >>"$LOG" 2>&1; then
+    CLUSTER_JSON="$(cat bench/results/cluster.json)"
+    echo "$CLUSTER_JSON"
+  else
+    echo "FAILED (see $LOG)"
+  fi
+fi
+
 SOCKETIOXIDE_VERSION="$(grep -A1 '^name = "socketioxide"$' bench/servers/socketioxide/Cargo.lock | sed -n 's/version = "\(.*\)"/\1/p')"
 SOCKETIO_VERSION="$(node -p 'require("./bench/servers/node/node_modules/socket.io/package.json").version')"
 BENCH_DATE="$(date -u '+%Y-%m-%d %H:%M UTC')" \
@@ -135,7 +149,7 @@ BENCH_KERNEL="$(uname -r)" BENCH_RUSTC="$(rustc --version | cut -d' ' -f2)" \
 BENCH_NODE="$(node --version)" BENCH_SOCKETIO="$SOCKETIO_VERSION" \
 BENCH_SOCKETIOXIDE="$SOCKETIOXIDE_VERSION" BENCH_LOAD="$LOAD_BEFORE" \
 BENCH_REV="$(git describe --always --dirty 2>/dev/null || echo unknown)" \
-  node -e '
+BENCH_CLUSTER="$CLUSTER_JSON" node -e '
     const e = process.env;
     console.log(JSON.stringify({
       date: e.BENCH_DATE, mode: e.BENCH_MODE, reps: Number(e.BENCH_REPS),
@@ -143,6 +157,7 @@ BENCH_REV="$(git describe --always --dirty 2>/dev/null || echo unknown)" \
       nproc: e.BENCH_NPROC, cpu: e.BENCH_CPU, ram: e.BENCH_RAM, kernel: e.BENCH_KERNEL,
       rustc: e.BENCH_RUSTC, node: e.BENCH_NODE, socketio: e.BENCH_SOCKETIO,
       socketioxide: e.BENCH_SOCKETIOXIDE, load: e.BENCH_LOAD, revision: e.BENCH_REV,
+      cluster: JSON.parse(e.BENCH_CLUSTER || "null"),
     }));' >"$META"
 
 echo "== report"

@@ -5,7 +5,7 @@
 //! loadgen run <connect|echo|broadcast|polling> --addr 127.0.0.1:3000 --pid PID --server NAME
 //!         [--clients N] [--seconds S] [--warmup S] [--ticks T] [--interval-ms MS]
 //!         [--max-seconds S] [--concurrency C] [--per-source-ip N] [--settle S] [--label L]
-//!         [--path P]
+//!         [--path P] [--source-base N] [--hold S] [--until-file F]
 //! loadgen report --results FILE.jsonl --meta FILE.json --readme README.md --svg chart.svg
 //!         [--markdown OUT.md]
 //! loadgen wait-port --addr 127.0.0.1:3000 [--seconds S]
@@ -79,6 +79,9 @@ fn run(scenario: &str, m: &HashMap<String, String>) -> Result<(), String> {
         concurrency: get(m, "concurrency", d.concurrency)?,
         per_source_ip: get(m, "per-source-ip", d.per_source_ip)?,
         settle: get(m, "settle", d.settle)?,
+        source_base: get(m, "source-base", d.source_base)?,
+        hold: get(m, "hold", d.hold)?,
+        until_file: m.get("until-file").map(Into::into),
     };
     let addr: SocketAddr = need(m, "addr")?.parse().map_err(|_| "bad --addr")?;
     if !addr.ip().is_loopback() {

@@ -72,6 +72,8 @@ pub struct Outcome {
     pub duplicates: Option<u64>,
     /// Connections that failed or broke, and unexpected packets.
     pub errors: u64,
+    /// Connect: Engine.IO pings the idle clients received and answered.
+    pub pings: Option<u64>,
     /// The first error seen, if any.
     pub first_error: Option<String>,
     /// The generator's own CPU time over the window divided by its length (1.0 = one core
@@ -101,6 +103,16 @@ pub struct Options {
     pub per_source_ip: usize,
     /// Connect: seconds to wait before reading the server's memory.
     pub settle: f64,
+    /// Last byte of the first loopback source address (127.0.0.N): generators that run side
+    /// by side against one port (`bench/cluster.sh`) each take their own addresses, so that
+    /// together they may open more connections than one address has ports.
+    pub source_base: u8,
+    /// Connect: once connected and measured, print `ready N` on stderr and keep the
+    /// connections open and idle (answering the server's pings) for this many seconds more,
+    /// or until `until_file` exists if that comes first.
+    pub hold: f64,
+    /// Connect: a file whose creation ends the hold.
+    pub until_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -115,21 +127,25 @@ impl Default for Options {
             concurrency: 128,
             per_source_ip: 25_000,
             settle: 1.5,
+            source_base: 1,
+            hold: 0.0,
+            until_file: None,
         }
     }
 }
 
 impl Options {
     fn source(&self, i: usize) -> Option<IpAddr> {
-        if self.per_source_ip == 0 || self.clients <= self.per_source_ip {
+        let spread = self.per_source_ip != 0 && self.clients > self.per_source_ip;
+        if !spread && self.source_base == 1 {
             return None;
         }
-        let k = (i / self.per_source_ip) as u8;
+        let k = if spread { i / self.per_source_ip } else { 0 } as u8;
         Some(IpAddr::V4(Ipv4Addr::new(
             127,
             0,
             0,
-            k.wrapping_add(1).max(1),
+            k.wrapping_add(self.source_base).max(1),
         )))
     }
 }
@@ -321,6 +337,7 @@ pub async fn connect(t: &Target, o: &Options, label: &str) -> io::Result<Outcome
     let (stop_tx, stop_rx) = watch::channel(false);
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Result<u64, String>>();
     let dropped = Arc::new(AtomicU64::new(0));
+    let pings = Arc::new(AtomicU64::new(0));
     let mut handles = Vec::with_capacity(o.clients);
     for i in 0..o.clients {
         let permit = tokio::select! {
@@ -328,7 +345,8 @@ pub async fn connect(t: &Target, o: &Options, label: &str) -> io::Result<Outcome
             _ = sleep_until(deadline) => break,
         };
         let (t, frames, src) = (t.clone(), frames.clone(), o.source(i));
-        let (done_tx, mut stop_rx, dropped) = (done_tx.clone(), stop_rx.clone(), dropped.clone());
+        let (done_tx, mut stop_rx) = (done_tx.clone(), stop_rx.clone());
+        let (dropped, pings) = (dropped.clone(), pings.clone());
         handles.push(tokio::spawn(async move {
             let start = Instant::now();
             let left = deadline.saturating_duration_since(start);
@@ -351,13 +369,14 @@ pub async fn connect(t: &Target, o: &Options, label: &str) -> io::Result<Outcome
             // Idle: answer pings until told to stop.
             loop {
                 tokio::select! {
-                    _ = stop_rx.changed() => return,
+                    _ = stop_rx.changed() => break,
                     r = ws.next_packet() => if r.is_err() {
                         dropped.fetch_add(1, Ordering::Relaxed);
-                        return;
+                        break;
                     },
                 }
             }
+            pings.fetch_add(ws.pings, Ordering::Relaxed);
         }));
     }
     drop(done_tx);
@@ -398,10 +417,18 @@ pub async fn connect(t: &Target, o: &Options, label: &str) -> io::Result<Outcome
             Some(after.rss_kib.saturating_sub(before.rss_kib) as f64 / out.connected as f64);
     }
     latencies(&mut out, lat);
+    if o.hold > 0.0 {
+        eprintln!("ready {}", out.connected);
+        let end = Instant::now() + Duration::from_secs_f64(o.hold);
+        while Instant::now() < end && !o.until_file.as_ref().is_some_and(|f| f.exists()) {
+            sleep(Duration::from_millis(200)).await;
+        }
+    }
     let _ = stop_tx.send(true);
     for h in handles {
         let _ = timeout(Duration::from_secs(5), h).await;
     }
+    out.pings = Some(pings.load(Ordering::Relaxed));
     let d = dropped.load(Ordering::Relaxed);
     if d > 0 {
         out.errors += d;
@@ -869,4 +896,49 @@ pub async fn polling(t: &Target, o: &Options) -> io::Result<Outcome> {
     .fill(&mut out, all.len() as u64);
     latencies(&mut out, all);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(last: u8) -> Option<IpAddr> {
+        Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, last)))
+    }
+
+    #[test]
+    fn sources_spread_past_the_per_address_count() {
+        let o = Options {
+            clients: 60_000,
+            per_source_ip: 25_000,
+            ..Options::default()
+        };
+        assert_eq!(o.source(0), ip(1));
+        assert_eq!(o.source(24_999), ip(1));
+        assert_eq!(o.source(25_000), ip(2));
+        assert_eq!(o.source(59_999), ip(3));
+        // Few clients: the kernel picks the source.
+        let few = Options {
+            clients: 100,
+            ..Options::default()
+        };
+        assert_eq!(few.source(7), None);
+    }
+
+    #[test]
+    fn a_source_base_gives_each_generator_its_own_addresses() {
+        let o = Options {
+            clients: 100,
+            source_base: 4,
+            ..Options::default()
+        };
+        assert_eq!(o.source(0), ip(4));
+        assert_eq!(o.source(99), ip(4));
+        let many = Options {
+            clients: 30_000,
+            source_base: 4,
+            ..Options::default()
+        };
+        assert_eq!(many.source(25_000), ip(5));
+    }
 }

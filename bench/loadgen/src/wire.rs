@@ -123,6 +123,26 @@ pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
+/// Source ports handed out to connections with an explicit source address, in turn.
+static NEXT_PORT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+const SOURCE_PORTS: std::ops::Range<u32> = 20_000..61_000;
+
+/// Bind `sock` to `ip` and a port of our choosing: asking the kernel for one (port 0) makes
+/// it search the bound ports of the address, which grows with every connection (tens of
+/// thousands of connections then take minutes of kernel time to open).
+fn bind_source(sock: &TcpSocket, ip: IpAddr) -> io::Result<()> {
+    use std::sync::atomic::Ordering;
+    let span = SOURCE_PORTS.end - SOURCE_PORTS.start;
+    for _ in 0..64 {
+        let port = SOURCE_PORTS.start + NEXT_PORT.fetch_add(1, Ordering::Relaxed) % span;
+        match sock.bind(SocketAddr::new(ip, port as u16)) {
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => continue,
+            r => return r,
+        }
+    }
+    sock.bind(SocketAddr::new(ip, 0))
+}
+
 /// Connect over TCP (no Nagle), from `src` if given, with `SO_LINGER` 0 so that closing sends
 /// a reset and leaves no TIME_WAIT entry behind (the bench opens tens of thousands).
 pub async fn tcp_connect(addr: SocketAddr, src: Option<IpAddr>) -> io::Result<TcpStream> {
@@ -133,7 +153,7 @@ pub async fn tcp_connect(addr: SocketAddr, src: Option<IpAddr>) -> io::Result<Tc
     };
     if let Some(ip) = src {
         sock.set_reuseaddr(true)?;
-        sock.bind(SocketAddr::new(ip, 0))?;
+        bind_source(&sock, ip)?;
     }
     sock.set_zero_linger()?;
     let s = sock.connect(addr).await?;
@@ -280,6 +300,8 @@ pub enum WsMessage<'a> {
 pub struct WsClient {
     conn: Conn,
     pong: Vec<u8>,
+    /// Engine.IO pings received (and answered) so far.
+    pub pings: u64,
 }
 
 impl WsClient {
@@ -299,6 +321,7 @@ impl WsClient {
         Ok(WsClient {
             conn,
             pong: text_frame("3"),
+            pings: 0,
         })
     }
 
@@ -372,7 +395,10 @@ impl WsClient {
                 continue;
             }
             match &self.conn.buf[s..e] {
-                b"2" => self.conn.write(&self.pong).await?,
+                b"2" => {
+                    self.pings += 1;
+                    self.conn.write(&self.pong).await?
+                }
                 b"6" => {}
                 _ => return Ok(&self.conn.buf[s..e]),
             }

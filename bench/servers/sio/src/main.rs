@@ -4,7 +4,8 @@
 //! On sio-tokio by default: tokio's multi-thread runtime, one worker per core, or a
 //! current-thread runtime with `BENCH_THREADS=1`. `BENCH_RUNTIME=async-std` runs it on
 //! sio-async-std instead. `SIO_ECHO=typed` answers `echo` through a `serde_json::Value`
-//! instead of the raw arguments.
+//! instead of the raw arguments. `BENCH_REUSEPORT=1` binds with `SO_REUSEPORT` (sio-tokio),
+//! so that several processes share the port (`bench/cluster.sh`).
 #![forbid(unsafe_code)]
 
 use sio_bench_server::{install, EchoMode};
@@ -13,7 +14,14 @@ use sio_tokio::ServerOptions;
 async fn serve_tokio(port: u16, mode: EchoMode) -> std::io::Result<()> {
     let io = sio_tokio::SocketIo::new(ServerOptions::default());
     install(&io, mode);
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let listener = if std::env::var("BENCH_REUSEPORT").as_deref() == Ok("1") {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.set_reuseport(true)?;
+        socket.bind(([127, 0, 0, 1], port).into())?;
+        socket.listen(1024)?
+    } else {
+        tokio::net::TcpListener::bind(("127.0.0.1", port)).await?
+    };
     println!("sio-tokio bench server on 127.0.0.1:{port}");
     io.serve(listener).await
 }
