@@ -107,6 +107,7 @@
 pub mod client;
 pub mod engine;
 pub mod id;
+mod id_map;
 pub mod limits;
 pub mod server;
 pub mod socket;

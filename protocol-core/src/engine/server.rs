@@ -9,6 +9,8 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use crate::id_map::IdMap;
+
 use bytes::Bytes;
 use bytestring::ByteString;
 
@@ -324,10 +326,10 @@ pub struct EngineServer {
     config: EngineConfig,
     ids: IdGenerator,
     next_session: u64,
-    sessions: BTreeMap<SessionId, Box<Session>>,
+    sessions: IdMap<SessionId, Box<Session>>,
     by_sid: BTreeMap<ByteString, SessionId>,
-    by_ws: BTreeMap<WsId, SessionId>,
-    by_req: BTreeMap<RequestId, SessionId>,
+    by_ws: IdMap<WsId, SessionId>,
+    by_req: IdMap<RequestId, SessionId>,
     timers: Timers<(SessionId, TimerKind)>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<EngineEvent>,
@@ -382,10 +384,10 @@ impl EngineServer {
             ids: IdGenerator::new(config.seed),
             config,
             next_session: 0,
-            sessions: BTreeMap::new(),
+            sessions: IdMap::default(),
             by_sid: BTreeMap::new(),
-            by_ws: BTreeMap::new(),
-            by_req: BTreeMap::new(),
+            by_ws: IdMap::default(),
+            by_req: IdMap::default(),
             timers: Timers::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),

@@ -16,6 +16,8 @@ mod rooms;
 mod vec_map;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use crate::id_map::IdMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -423,11 +425,11 @@ struct BroadcastWait {
 pub struct Server {
     config: ServerConfig,
     engine: EngineServer,
-    conns: BTreeMap<SessionId, Box<Conn>>,
-    sockets: BTreeMap<SocketId, Box<Socket>>,
+    conns: IdMap<SessionId, Box<Conn>>,
+    sockets: IdMap<SocketId, Box<Socket>>,
     by_sid: BTreeMap<ByteString, SocketId>,
     namespaces: BTreeMap<ByteString, rooms::Namespace>,
-    connects: BTreeMap<ConnectId, PendingConnect>,
+    connects: IdMap<ConnectId, PendingConnect>,
     acks: BTreeMap<(SocketId, u64), AckWait>,
     broadcasts: BTreeMap<BroadcastAckId, BroadcastWait>,
     timers: Timers<TimerKey>,
@@ -470,11 +472,11 @@ impl Server {
         Server {
             config,
             engine,
-            conns: BTreeMap::new(),
-            sockets: BTreeMap::new(),
+            conns: IdMap::default(),
+            sockets: IdMap::default(),
             by_sid: BTreeMap::new(),
             namespaces,
-            connects: BTreeMap::new(),
+            connects: IdMap::default(),
             acks: BTreeMap::new(),
             broadcasts: BTreeMap::new(),
             timers: Timers::default(),
