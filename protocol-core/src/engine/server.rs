@@ -9,8 +9,6 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::id_map::IdMap;
-
 use bytes::Bytes;
 use bytestring::ByteString;
 
@@ -18,6 +16,7 @@ use super::handshake::{ErrorCode, OpenPacket};
 use super::packet::{DecodeError, Frame, Packet};
 use super::payload;
 use crate::id::IdGenerator;
+use crate::id_map::IdMap;
 use crate::limits::Limits;
 use crate::timers::{Millis, Timers};
 

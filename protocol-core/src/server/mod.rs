@@ -16,8 +16,6 @@ mod rooms;
 mod vec_map;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-
-use crate::id_map::IdMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -27,6 +25,7 @@ use crate::engine::server::{
     CloseReason, EngineConfig, EngineEvent, EngineServer, HttpResponse, Method, RequestId,
     SessionId, Transmit, TransportKind, WsId,
 };
+use crate::id_map::IdMap;
 use crate::socket::{Decoder, Encoded, Packet, PacketType, DEFAULT_NAMESPACE};
 use crate::timers::{Millis, Timers};
 pub use headers::{Headers, Iter as HeaderIter};
